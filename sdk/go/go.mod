@@ -1,0 +1,3 @@
+module testflow.dev/plugin-sdk
+
+go 1.19

@@ -1,0 +1,95 @@
+"""The database handle: an async engine, sessions, and migrations to the latest revision.
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) serves a team. ``schema``
+isolates one API (or one test session) inside a shared PostgreSQL database through the
+connection's ``search_path``, so Alembic's version table lives there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class Database:
+    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.schema = schema
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            connect_args["timeout"] = 30
+            if self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif schema:
+            connect_args["server_settings"] = {"search_path": schema}
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, echo=echo, connect_args=connect_args, pool_pre_ping=not self.is_sqlite
+        )
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password (for logs and /readyz)."""
+        return self.url.render_as_string(hide_password=True)
+
+    async def migrate(self) -> None:
+        """Bring the schema to the latest Alembic revision (idempotent)."""
+        if self.schema and not self.is_sqlite:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the API read while a run summary is written; foreign keys make deletes cascade.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,118 @@
+"""Request dependencies: the app state, a database session, the caller and role checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from testflow.api.db.session import Database
+from testflow.api.errors import Forbidden, Unauthorized, Unavailable
+from testflow.api.flowcache import FlowCache
+from testflow.api.security import Role, SecretBox, count_tokens, find_token, role_allows
+from testflow.dsl.registry import StepRegistry
+from testflow.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from testflow.api.metrics import Metrics
+    from testflow.api.tracker import RunTracker
+    from testflow.runtime.engine import Engine
+
+
+@dataclass
+class AppState:
+    """Everything the routers share; one per app (``app.state.tf``)."""
+
+    settings: Settings
+    db: Database
+    box: SecretBox
+    registry: StepRegistry
+    metrics: Metrics
+    engine: Engine | None = None
+    tracker: RunTracker | None = None
+    flows: FlowCache = field(default_factory=FlowCache)
+    webhook_base: str | None = None
+    _token_count: tuple[float, int] = field(default=(0.0, -1))
+
+    @property
+    def library_dir(self) -> Path:
+        """Where relative paths of stored flows point (``call`` targets, schema files)."""
+        return self.settings.home / "library"
+
+    @property
+    def client(self) -> Client:
+        if self.engine is None or self.engine.client is None:
+            raise Unavailable("Temporal is not connected (the server is still starting?)")
+        return self.engine.client
+
+    def forget_token_count(self) -> None:
+        self._token_count = (0.0, -1)
+
+    async def auth_required(self, session: AsyncSession) -> bool:
+        mode = self.settings.auth
+        if mode != "auto":
+            return mode == "required"
+        stamp, count = self._token_count
+        if count < 0 or time.monotonic() - stamp > 2.0:
+            count = await count_tokens(session)
+            self._token_count = (time.monotonic(), count)
+        return count > 0
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    token_id: str | None = None
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.tf
+    return state
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with app_state(request).db.session() as session:
+        yield session
+
+
+bearer = HTTPBearer(auto_error=False, description="An API token: `testflow tokens create`.")
+
+
+async def principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Principal:
+    state = app_state(request)
+    async with state.db.session() as session:
+        if credentials is not None and credentials.credentials:
+            row = await find_token(session, credentials.credentials)
+            if row is None:
+                raise Unauthorized("unknown or revoked API token")
+            return Principal(name=row.name, role=row.role, token_id=row.id)
+        if await state.auth_required(session):
+            raise Unauthorized("an API token is required: Authorization: Bearer <token>")
+    return Principal(name="local", role="admin")
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that lets callers with at least ``role`` through (403 otherwise)."""
+
+    async def check(who: Principal = Depends(principal)) -> Principal:
+        if not role_allows(who.role, role):
+            raise Forbidden(f"this needs the {role} role; the token {who.name!r} is {who.role}")
+        return who
+
+    return check
+
+
+Viewer = Depends(require("viewer"))
+Runner = Depends(require("runner"))
+Admin = Depends(require("admin"))

@@ -1,0 +1,89 @@
+"""API tokens with roles, and encryption of environment secrets at rest.
+
+Tokens are 32 random bytes (``tf_`` + urlsafe base64); only their SHA-256 is stored, which is
+enough for secrets of that entropy (no slow KDF needed, unlike passwords). Roles are ordered:
+viewer < runner < admin. Environment secrets are sealed with AES-GCM under the same keys as
+Temporal payloads (:class:`testflow.runtime.codec.EncryptionKeys`), so key rotation works the
+same way; the API stores ``key_id:base64(nonce+ciphertext)`` and never returns it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from testflow.api.db.models import ApiToken
+from testflow.runtime.codec import EncryptionKeys
+
+Role = Literal["viewer", "runner", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "runner", "admin")
+TOKEN_PREFIX = "tf_"
+
+
+def role_allows(have: str, need: Role) -> bool:
+    """Whether ``have`` is at least ``need`` (unknown roles allow nothing)."""
+    if have not in ROLES:
+        return False
+    return ROLES.index(have) >= ROLES.index(need)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_token(session: AsyncSession, *, name: str, role: Role) -> tuple[ApiToken, str]:
+    """Store a new token; returns the row and the token in clear (shown once, never again)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    token = new_token()
+    row = ApiToken(id=uuid.uuid4().hex[:12], name=name, role=role, token_hash=hash_token(token))
+    session.add(row)
+    await session.commit()
+    return row, token
+
+
+async def find_token(session: AsyncSession, token: str) -> ApiToken | None:
+    row = (
+        await session.execute(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked == 0)
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=datetime.now(UTC))
+        )
+        await session.commit()
+    return row
+
+
+async def count_tokens(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(ApiToken).where(ApiToken.revoked == 0)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+class SecretBox:
+    """Seal and open environment secrets with the payload keys (first key seals)."""
+
+    def __init__(self, keys: EncryptionKeys) -> None:
+        self.keys = keys
+
+    def seal(self, value: str) -> str:
+        key_id, blob = self.keys.encrypt(value.encode())
+        return f"{key_id}:{base64.b64encode(blob).decode()}"
+
+    def open(self, sealed: str) -> str:
+        key_id, sep, encoded = sealed.partition(":")
+        if not sep:
+            raise ValueError("a sealed secret looks like 'key_id:base64'")
+        return self.keys.decrypt(key_id, base64.b64decode(encoded)).decode()

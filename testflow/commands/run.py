@@ -1,0 +1,111 @@
+"""``testflow run``: run flows on the embedded Temporal (or a cluster) with live progress.
+
+Heavy imports happen when the command runs, so ``testflow --help`` and other commands start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        paths: list[Path] = typer.Argument(..., help="Flow files, suite files or directories."),
+        env: str | None = typer.Option(None, "--env", "-e", help="Environment name or file."),
+        var: list[str] = typer.Option(
+            [], "--var", help="NAME=VALUE (repeatable); wins over everything."
+        ),
+        tags: list[str] = typer.Option([], "--tags", help="Run only flows with one of these tags."),
+        skip_tags: list[str] = typer.Option(
+            [], "--skip-tags", help="Skip flows with one of these tags."
+        ),
+        concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Flows run at once."),
+        temporal: str | None = typer.Option(
+            None, "--temporal", help="HOST:PORT of a Temporal cluster."
+        ),
+        ui: bool = typer.Option(False, "--ui", help="Keep the dev server and its web UI up."),
+        fail_fast: bool = typer.Option(
+            False, "--fail-fast", help="Start no more flows after a failure."
+        ),
+        report: str = typer.Option("json,junit,html", "--report", help="Report formats."),
+        report_dir: Path = typer.Option(Path("results"), "--report-dir", help="Where reports go."),
+        report_plugin: list[str] = typer.Option(
+            [], "--report-plugin", help="Reporter plugin to run on the result (repeatable)."
+        ),
+        notify: Path | None = typer.Option(
+            None, "--notify", help="Notifications file (Slack, webhook, email)."
+        ),
+        webhook_port: int | None = typer.Option(
+            None,
+            "--webhook-port",
+            help="Port of the local webhook receiver (default: any free one).",
+        ),
+        public_url: str | None = typer.Option(
+            None, "--public-url", help="Public base URL of the webhook receiver (a tunnel)."
+        ),
+        resume: bool = typer.Option(
+            False,
+            "--resume",
+            help="Follow the still-running runs of these flows (after a killed CLI) instead of starting new ones.",
+        ),
+        server: str | None = typer.Option(
+            None, "--server", help="Submit to a testflow server (URL) and stream from it."
+        ),
+        token: str | None = typer.Option(
+            None, "--token", envvar="TESTFLOW_TOKEN", help="API token."
+        ),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print step starts."),
+    ) -> None:
+        """Run flows as durable Temporal workflows, with live progress and reports."""
+        from rich.console import Console
+
+        from testflow.reporting.writer import parse_formats
+        from testflow.runtime.local_run import RunRequest, execute, parse_vars, split_csv
+        from testflow.runtime.progress import ProgressPrinter
+
+        try:
+            formats = parse_formats(report)
+            variables = parse_vars(var)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        request = RunRequest(
+            paths=paths,
+            env=env,
+            variables=variables,
+            tags=split_csv(tags),
+            skip_tags=split_csv(skip_tags),
+            concurrency=concurrency,
+            temporal=temporal,
+            ui=ui,
+            fail_fast=fail_fast,
+            report_formats=formats,
+            report_dir=report_dir,
+            report_plugins=split_csv(report_plugin),
+            notify=notify,
+            webhook_port=webhook_port,
+            public_url=public_url,
+            resume=resume,
+            verbose=verbose,
+        )
+        console = Console(highlight=False, soft_wrap=True)
+        if server:
+            from testflow.api.client import submit_and_stream
+
+            files = [p for p in paths if p.is_file()]
+            code = asyncio.run(
+                submit_and_stream(
+                    server,
+                    files,
+                    environment=env,
+                    variables=variables,
+                    token=token,
+                    printer=ProgressPrinter(console, verbose=verbose),
+                    echo=console.print,
+                )
+            )
+            raise typer.Exit(code)
+        raise typer.Exit(asyncio.run(execute(request, console)))

@@ -1,0 +1,1 @@
+"""The flow language: models, loader, templating, JSONPath, assertions, registry. Pure: no I/O."""

@@ -1,0 +1,1 @@
+"""testflow.reporting."""

@@ -1,0 +1,350 @@
+"""What ``testflow run`` does: collect flows, start them on an engine, print progress, report.
+
+Exit codes: 0 every flow passed, 1 a flow failed, 2 invalid input (flow, environment,
+variables, secrets), 3 infrastructure (Temporal could not start or be reached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+import testflow
+from testflow.commands import EXIT_INFRA_ERROR, EXIT_INVALID_INPUT, EXIT_OK, EXIT_TEST_FAILURES
+from testflow.dsl.collect import collect_flows
+from testflow.dsl.diagnostics import FlowValidationError
+from testflow.dsl.loader import LoadedFlow, find_environment, load_environment
+from testflow.dsl.models import Environment, all_steps
+from testflow.dsl.registry import StepRegistry
+from testflow.dsl.results import ArtifactRef, RunResult
+from testflow.reporting.model import Report, detect_git_sha, overall_status
+from testflow.reporting.options import ReportOptions, step_lines
+from testflow.reporting.writer import write_reports
+from testflow.runtime.devserver import TemporalUnavailable
+from testflow.runtime.engine import Engine, RunPreparationError, resolve_secrets
+from testflow.runtime.progress import ProgressPrinter
+from testflow.runtime.settings import Settings
+from testflow.workflows.search import FLOW
+from testflow.workflows.types import RunOptions
+
+
+class InputError(Exception):
+    """Bad input found before anything ran (exit code 2); the message is for the user."""
+
+
+@dataclass
+class RunRequest:
+    paths: list[Path]
+    env: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    skip_tags: list[str] = field(default_factory=list)
+    concurrency: int = 4
+    temporal: str | None = None
+    ui: bool = False
+    fail_fast: bool = False
+    report_formats: tuple[str, ...] = ("json", "junit", "html")
+    report_dir: Path = Path("results")
+    report_plugins: list[str] = field(default_factory=list)
+    notify: Path | None = None
+    webhook_port: int | None = None
+    public_url: str | None = None
+    resume: bool = False
+    verbose: bool = False
+
+
+def parse_vars(items: list[str]) -> dict[str, Any]:
+    """``--var k=v``; the value is read as YAML so numbers and booleans keep their type."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            out[name.strip()] = value
+    return out
+
+
+def split_csv(values: list[str]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def select(flows: list[LoadedFlow], tags: list[str], skip_tags: list[str]) -> list[LoadedFlow]:
+    chosen = []
+    for loaded in flows:
+        flow_tags = set(loaded.flow.tags)
+        if tags and not flow_tags.intersection(tags):
+            continue
+        if skip_tags and flow_tags.intersection(skip_tags):
+            continue
+        chosen.append(loaded)
+    return chosen
+
+
+def load_inputs(
+    request: RunRequest, registry: StepRegistry
+) -> tuple[list[LoadedFlow], Environment | None, set[str]]:
+    """Flows, environment and the secret values to mask; raises InputError or FlowValidationError."""
+    environment: Environment | None = None
+    if request.env:
+        search = [Path.cwd(), *{p if p.is_dir() else p.parent for p in request.paths}]
+        try:
+            environment = load_environment(find_environment(request.env, search))
+        except FileNotFoundError as exc:
+            raise InputError(str(exc)) from exc
+    known = set(request.variables) | {
+        k[len("TESTFLOW_VAR_") :] for k in os.environ if k.startswith("TESTFLOW_VAR_")
+    }
+    if environment is not None:
+        known |= set(environment.variables)
+    flows = select(
+        collect_flows(request.paths, registry=registry, known_names=known),
+        request.tags,
+        request.skip_tags,
+    )
+    if not flows:
+        raise InputError("no flow matched: nothing to run")
+    secrets: set[str] = set()
+    try:  # a missing secret is an input error before anything runs
+        for loaded in flows:
+            base = Path(loaded.path).parent
+            secrets.update(resolve_secrets(loaded.flow, environment, os.environ, base).values())
+    except RunPreparationError as exc:
+        raise InputError(f"cannot start the run: {exc}") from exc
+    return flows, environment, {s for s in secrets if s}
+
+
+async def execute(request: RunRequest, console: Console) -> int:
+    settings = Settings()
+    if request.temporal:
+        settings = settings.model_copy(update={"temporal_address": request.temporal})
+    from testflow.plugins.kinds import aplugin_registry
+
+    registry, _ = await aplugin_registry(settings.plugins_dir)
+    engine = Engine(settings, registry=registry, ui=request.ui)
+    # Temporal starts while the flows load: the dev server's start-up overlaps the parsing.
+    starting = asyncio.create_task(engine.__aenter__())
+    try:
+        flows, environment, secrets = await asyncio.to_thread(load_inputs, request, registry)
+    except (InputError, FlowValidationError) as exc:
+        await _abandon(engine, starting)
+        if isinstance(exc, InputError):
+            console.print(f"[red]{exc}[/red]")
+        else:
+            for diagnostic in exc.diagnostics:
+                console.print(
+                    diagnostic.format(color=console.is_terminal), highlight=False, markup=False
+                )
+            console.print(f"[red]{len(exc.diagnostics)} problem(s); nothing was run.[/red]")
+        return EXIT_INVALID_INPUT
+
+    started_at = datetime.now(UTC)
+    printer = ProgressPrinter(console, secrets=tuple(secrets), verbose=request.verbose)
+    try:
+        await starting
+    except TemporalUnavailable as exc:
+        console.print(f"[red]infrastructure error: {exc}[/red]")
+        return EXIT_INFRA_ERROR
+    try:
+        if engine.temporal_ui_url:
+            console.print(f"[dim]Temporal UI: {engine.temporal_ui_url}[/dim]")
+        async with _webhook_listener(engine, flows, request) as webhook_base:
+            results = await _run_all(engine, flows, environment, request, printer, webhook_base)
+        if engine.ui and engine.temporal_ui_url:
+            console.print(
+                f"[dim]Temporal UI still up at {engine.temporal_ui_url}; Ctrl-C to stop.[/dim]"
+            )
+            await asyncio.Event().wait()
+    except RunPreparationError as exc:
+        console.print(f"[red]cannot start the run: {exc}[/red]")
+        return EXIT_INVALID_INPUT
+    finally:
+        await engine.__aexit__(None, None, None)
+
+    report = Report(
+        tool_version=testflow.__version__,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        status=overall_status(r.status for r in results),
+        environment=environment.name if environment else None,
+        git_sha=detect_git_sha(),
+        hostname=socket.gethostname(),
+        runs=results,
+    )
+    written = await write_all_reports(report, flows, secrets, request, console)
+    printer.summary(results, {k: str(v) for k, v in written.items()})
+    return EXIT_OK if all(r.status == "passed" for r in results) else EXIT_TEST_FAILURES
+
+
+async def _run_all(
+    engine: Engine,
+    flows: list[LoadedFlow],
+    environment: Environment | None,
+    request: RunRequest,
+    printer: ProgressPrinter,
+    webhook_base: str | None,
+) -> list[RunResult]:
+    limit = asyncio.Semaphore(request.concurrency)
+    stop = asyncio.Event()
+    running: set[str] = set()
+    resumable: dict[str, list[str]] = {}
+    if request.resume:  # follow the runs a dead `testflow run` left running, flow by flow
+        from testflow.runtime.attach import running_runs
+
+        for run_id in await running_runs(engine, [f.flow.name for f in flows]):
+            description = await engine._client().get_workflow_handle(run_id).describe()
+            name = description.typed_search_attributes.get(FLOW)
+            if name:
+                resumable.setdefault(name, []).append(run_id)
+
+    async def one(loaded: LoadedFlow) -> RunResult | None:
+        async with limit:
+            if stop.is_set():
+                return None
+            waiting = resumable.get(loaded.flow.name)
+            if waiting:
+                run_id = waiting.pop()
+                printer.console.print(f"[dim]resuming {run_id}[/dim]")
+                running.add(run_id)
+                result = await engine.follow(run_id, printer)
+                running.discard(run_id)
+                return result
+            handle = await engine.start(
+                loaded.flow,
+                flow_file=loaded.path,
+                environment=environment,
+                variables=request.variables,
+                base_dir=Path(loaded.path).parent,
+                options=RunOptions(),
+                webhook_base=webhook_base,
+            )
+            running.add(handle.id)
+            result = await engine.follow(handle.id, printer)
+            running.discard(handle.id)
+            if request.fail_fast and result.status != "passed":
+                stop.set()
+            return result
+
+    remove_handler = _install_interrupt(engine, running, printer.console)
+    try:
+        gathered = await asyncio.gather(*(one(f) for f in flows))
+    finally:
+        if remove_handler is not None:
+            remove_handler()
+    return [r for r in gathered if r is not None]
+
+
+@contextlib.asynccontextmanager
+async def _webhook_listener(
+    engine: Engine, flows: list[LoadedFlow], request: RunRequest
+) -> AsyncIterator[str | None]:
+    """The local receiver for ``webhook.wait`` steps, started only when a flow has one."""
+    needed = any(step.type == "webhook.wait" for f in flows for step in all_steps(f.flow))
+    if not needed or engine.client is None:
+        yield None
+        return
+    from testflow.webhooks.listener import start_listener
+
+    base, stop = await start_listener(engine.client, request.webhook_port or 0, request.public_url)
+    try:
+        yield base
+    finally:
+        await stop()
+
+
+async def write_all_reports(
+    report: Report,
+    flows: list[LoadedFlow],
+    secrets: set[str],
+    request: RunRequest,
+    console: Console,
+) -> dict[str, Path]:
+    """Built-in formats, then reporter plugins and notifications (their failures never fail the run)."""
+    by_flow = {f.path: f for f in flows}
+    positions = {
+        r.run_id: step_lines(by_flow[r.flow_file].text, by_flow[r.flow_file].positions)
+        for r in report.runs
+        if r.flow_file in by_flow
+    }
+    options = ReportOptions(
+        secrets=tuple(secrets), flow_files=positions, detail_loader=_load_detail
+    )
+    written = write_reports(report, request.report_dir, request.report_formats, options=options)
+    if request.report_plugins:
+        from testflow.plugins.reporter import ReporterFailed, run_reporter_plugins
+
+        try:
+            files = await run_reporter_plugins(
+                report.model_dump(mode="json"), request.report_dir, request.report_plugins
+            )
+        except ReporterFailed as exc:
+            console.print(f"[yellow]reporter plugin failed: {exc}[/yellow]")
+            files = list(getattr(exc, "written", []))
+        for path in files:
+            written[f"plugin:{path.name}"] = path
+    if request.notify is not None:
+        from testflow.reporting.notify import load_config, notify
+
+        config, masked = load_config(request.notify)
+        notify(report, config, secrets=tuple(secrets) + masked)
+    return written
+
+
+def _load_detail(ref: ArtifactRef) -> dict[str, Any] | None:
+    """A step's detail from wherever the worker stored it (local file or S3)."""
+    from testflow.runtime.artifacts import read_any_artifact
+
+    data = read_any_artifact(ref)
+    if data is None:
+        return None
+    value = json.loads(data)
+    return value if isinstance(value, dict) else None
+
+
+async def _abandon(engine: Engine, starting: asyncio.Task[Engine]) -> None:
+    """Stop an engine that was starting when the input turned out invalid."""
+    with contextlib.suppress(Exception):
+        await starting
+    await engine.__aexit__(None, None, None)
+
+
+def _install_interrupt(engine: Engine, running: set[str], console: Console) -> Any:
+    """Ctrl-C cancels the running workflows (teardown runs); a second Ctrl-C quits at once."""
+    loop = asyncio.get_running_loop()
+    pressed = {"count": 0}
+    pending: set[asyncio.Task[None]] = set()
+
+    def handler() -> None:
+        pressed["count"] += 1
+        if pressed["count"] > 1:
+            console.print("[red]forced stop: the runs go on in Temporal[/red]")
+            os._exit(EXIT_INFRA_ERROR)
+        console.print(
+            "[yellow]cancelling the runs (teardown will run); Ctrl-C again to force[/yellow]"
+        )
+        client = engine.client
+        for run_id in list(running):
+            if client is not None:
+                task = loop.create_task(client.get_workflow_handle(run_id).cancel())
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError):
+        return None
+    return lambda: loop.remove_signal_handler(signal.SIGINT)

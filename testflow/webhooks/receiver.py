@@ -1,0 +1,255 @@
+"""The webhook receiver: framework-independent handling of ``POST /hooks/{token}/{name}``.
+
+A run's webhook URL carries a token ``<run_id>~<nonce>`` (the nonce is drawn by the workflow,
+so URLs cannot be guessed from a run id). For each inbound call the receiver:
+
+1. finds the run from the token and asks it (query ``webhook_config``) for the hook's
+   settings; an unknown run, token or hook name is a 404 and nothing is signalled;
+2. verifies the HMAC-SHA256 signature when the step declares one: a bad or missing signature
+   is a 401, and the call is still signalled as a *rejected* delivery so the run reports it;
+3. picks the answer from the step's status sequence (``responses: [500, 500, 200]``) by the
+   number of deliveries received so far, so a partner's retry behaviour can be exercised;
+4. signals the workflow with a :class:`WebhookDelivery` and answers.
+
+The HTTP server (the CLI's listener, the API's router) only adapts requests to
+:class:`InboundRequest` and :class:`ReceiverReply` back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from testflow.workflows.types import WebhookConfig, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+TOKEN_SEPARATOR = "~"
+DEFAULT_MAX_BODY = 256 * 1024
+"""Largest body signalled to a run: Temporal warns at 256 KB per payload (ARCHITECTURE 4)."""
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """One HTTP call as the receiver needs it (raw body: signatures are over the bytes)."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceiverReply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def run_id_of(token: str) -> str | None:
+    """The run id inside a webhook token, or None when the token is malformed."""
+    run_id, sep, nonce = token.rpartition(TOKEN_SEPARATOR)
+    return run_id if sep and run_id and nonce else None
+
+
+def signature_problem(
+    signature: Mapping[str, Any], headers: Mapping[str, str], body: bytes
+) -> str | None:
+    """Why the HMAC-SHA256 signature of ``body`` is wrong, or None when it verifies."""
+    header = str(signature.get("header") or "X-Signature")
+    prefix = str(signature.get("prefix") or "")
+    secret = str(signature.get("secret") or "")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    given = lowered.get(header.lower())
+    if given is None:
+        return f"missing signature header {header}"
+    expected = prefix + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    # Constant-time: a timing side channel must not reveal how much of a guess was right.
+    if not hmac.compare_digest(given.strip().lower().encode(), expected.lower().encode()):
+        return f"bad signature in header {header}"
+    return None
+
+
+def decode_body(body: bytes, content_type: str | None) -> Any:
+    """JSON when it parses, else text; bytes that are not UTF-8 travel as base64."""
+    if not body:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode()}
+    if content_type is not None and "json" not in content_type and "text" in content_type:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def choose_response(responses: list[dict[str, Any]], received: int) -> dict[str, Any]:
+    """The ``received``-th answer of the status sequence; the last one repeats."""
+    if not responses:
+        return {"status": 200}
+    return responses[min(received, len(responses) - 1)]
+
+
+class WebhookReceiver:
+    """Turns inbound calls into signals to the runs that wait for them."""
+
+    def __init__(
+        self,
+        client: Client | Callable[[], Client],
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        query_timeout: timedelta = timedelta(seconds=10),
+        cache_size: int = 20_000,
+    ) -> None:
+        self._client = client
+        self.max_body_bytes = max_body_bytes
+        self.query_timeout = query_timeout
+        # The static part of a hook's settings (token, signature, responses) never changes
+        # during a run, so one query per hook serves all later calls; only the delivery count
+        # (for status sequences) needs the run. The cache is bounded (LRU).
+        self._configs: OrderedDict[tuple[str, str], WebhookConfig] = OrderedDict()
+        self._cache_size = cache_size
+        # Calls to one hook are answered in order: the status sequence depends on the count.
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Position in the status sequence: calls answered from it, counted here and in the run.
+        # Calls rejected before the sequence (bad signature, too large) do not advance it, like
+        # an unmatched request in a WireMock scenario; the run counts every delivery, so the
+        # receiver subtracts the ones it rejected itself (exact with one receiver process).
+        self._sent: dict[tuple[str, str], int] = {}
+        self._unsequenced: dict[tuple[str, str], int] = {}
+
+    @property
+    def client(self) -> Client:
+        return self._client if isinstance(self._client, Client) else self._client()
+
+    async def handle(self, token: str, name: str, request: InboundRequest) -> ReceiverReply:
+        run_id = run_id_of(token)
+        if run_id is None:
+            return _error(404, "unknown webhook token")
+        key = (token, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._handle(run_id, token, name, key, request)
+        finally:
+            if key not in self._configs:  # unknown hooks must not grow the lock table
+                self._locks.pop(key, None)
+
+    async def _handle(
+        self, run_id: str, token: str, name: str, key: tuple[str, str], request: InboundRequest
+    ) -> ReceiverReply:
+        handle = self.client.get_workflow_handle(run_id)
+        config = self._configs.get(key)
+        try:
+            if config is None or len(config.responses) > 1:
+                config = await handle.query(
+                    "webhook_config",
+                    name,
+                    result_type=WebhookConfig,
+                    rpc_timeout=self.query_timeout,
+                )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return _error(404, "unknown webhook token")
+            log.warning("webhook %s: the run did not answer: %s", name, exc.message)
+            return _error(503, "the run is not reachable right now; retry later")
+        except WorkflowQueryFailedError as exc:
+            log.warning("webhook %s: query failed: %s", name, exc)
+            return _error(503, "the run could not answer; retry later")
+        # Constant-time comparison: the nonce is what makes the URL unguessable.
+        if not hmac.compare_digest(config.token.encode(), token.encode()):
+            return _error(404, "unknown webhook token")
+        if not config.known:
+            return _error(404, f"this run declares no webhook named {name!r}")
+        self._remember(key, config)
+        received = max(config.received - self._unsequenced.get(key, 0), self._sent.get(key, 0))
+        reply, accepted, reason, sequenced = self._decide(config, received, request)
+        delivery = WebhookDelivery(
+            name=name,
+            method=request.method.upper(),
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=decode_body(request.body, _content_type(request.headers))
+            if len(request.body) <= self.max_body_bytes
+            else None,
+            received_at=datetime.now(UTC),
+            status=reply.status,
+            accepted=accepted,
+            reason=reason,
+        )
+        try:
+            await handle.signal("webhook", delivery, rpc_timeout=self.query_timeout)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                self._configs.pop(key, None)
+                return _error(404, "the run is over")
+            return _error(503, "the run is not reachable right now; retry later")
+        if sequenced:
+            self._sent[key] = received + 1
+        else:
+            self._unsequenced[key] = self._unsequenced.get(key, 0) + 1
+        return reply
+
+    def _decide(
+        self, config: WebhookConfig, received: int, request: InboundRequest
+    ) -> tuple[ReceiverReply, bool, str | None, bool]:
+        """(reply, accepted, reason, whether the call took a place in the status sequence)."""
+        if len(request.body) > self.max_body_bytes:
+            reason = (
+                f"body of {len(request.body)} bytes exceeds the {self.max_body_bytes}-byte limit"
+            )
+            return _error(413, reason), False, reason, False
+        if config.signature:
+            problem = signature_problem(config.signature, request.headers, request.body)
+            if problem is not None:
+                return _error(401, problem), False, problem, False
+        answer = choose_response(config.responses, received)
+        status = int(answer.get("status", 200))
+        body = answer.get("body")
+        if body is None:
+            body = (
+                {"received": True}
+                if status < 400
+                else {"error": f"answering {status} (responses sequence)"}
+            )
+        reply = ReceiverReply(status=status, body=body, headers=dict(answer.get("headers") or {}))
+        if status >= 400:
+            return reply, False, f"answered {status} (responses sequence)", True
+        return reply, True, None, True
+
+    def _remember(self, key: tuple[str, str], config: WebhookConfig) -> None:
+        self._configs[key] = config
+        self._configs.move_to_end(key)
+        while len(self._configs) > self._cache_size:
+            old, _ = self._configs.popitem(last=False)
+            self._sent.pop(old, None)
+            self._unsequenced.pop(old, None)
+            self._locks.pop(old, None)
+
+
+def _content_type(headers: Mapping[str, str]) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == "content-type":
+            return value
+    return None
+
+
+def _error(status: int, message: str) -> ReceiverReply:
+    return ReceiverReply(status=status, body={"error": message})

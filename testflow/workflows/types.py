@@ -1,0 +1,140 @@
+"""Inputs and outputs of the workflows and of the generic step activity."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from testflow.dsl.models import Flow, RetrySpec
+from testflow.dsl.registry import KindMode, StepKind
+from testflow.dsl.results import RunEvent, StepRecord
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KindOptions(Model):
+    """What the interpreter needs to know of a step kind (resolved from the registry outside)."""
+
+    name: str
+    mode: KindMode
+    activity: str
+    timeout: timedelta
+    retry: RetrySpec
+
+    @classmethod
+    def of(cls, kind: StepKind) -> KindOptions:
+        return cls(
+            name=kind.name,
+            mode=kind.mode,
+            activity=kind.activity_name,
+            timeout=kind.default_timeout,
+            retry=kind.default_retry,
+        )
+
+
+class RunOptions(Model):
+    """Knobs of one run that are not part of the flow."""
+
+    heartbeat_timeout: timedelta = timedelta(seconds=5)
+    progress_page: int = 500
+    fail_fast: bool = False
+
+
+class WebhookDelivery(Model):
+    """One inbound call to a run's webhook URL, as signalled by the receiver."""
+
+    name: str
+    method: str = "POST"
+    path: str = ""
+    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    received_at: datetime
+    status: int = 200
+    accepted: bool = True
+    reason: str | None = Field(None, description="Why a delivery was rejected (bad signature...).")
+
+
+class CarriedState(Model):
+    """What a run hands to its next incarnation on continue-as-new."""
+
+    next_index: int
+    context: dict[str, Any]
+    records: list[StepRecord]
+    event_seq: int
+    started_at: datetime
+    failed: bool
+    webhooks: dict[str, list[WebhookDelivery]] = Field(default_factory=dict)
+    webhook_nonce: str = ""
+
+
+class FlowInput(Model):
+    """Everything a run needs: the validated flow and the values resolved outside the workflow."""
+
+    run_id: str
+    flow: Flow
+    flow_file: str | None = None
+    kinds: dict[str, KindOptions]
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the flow context (--var, environment)."
+    )
+    secrets: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Snapshot of the environment variables the flow reads."
+    )
+    connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    environment: str | None = None
+    options: RunOptions = Field(default_factory=RunOptions)
+    carried: CarriedState | None = None
+    parent_run_id: str | None = None
+    webhook_base: str | None = Field(
+        None, description="Public base URL of the webhook receiver (http://host:port)."
+    )
+
+
+class PollSpec(Model):
+    every: timedelta
+    within: timedelta
+
+
+class StepInput(Model):
+    """The one typed input of every step activity."""
+
+    run_id: str
+    flow_name: str
+    step_id: str
+    step_key: str
+    kind: str
+    config: dict[str, Any]
+    assertions: dict[str, Any] = Field(default_factory=dict)
+    extract: dict[str, str] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    secret_values: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: timedelta
+    poll: PollSpec | None = None
+    retry_on_assertion: bool = False
+
+
+class ProgressPage(Model):
+    """Answer of the ``progress`` query: events after ``since`` and whether the run is over."""
+
+    events: list[RunEvent]
+    done: bool
+    status: Literal["running", "passed", "failed", "error", "cancelled"]
+
+
+class WebhookConfig(Model):
+    """What the receiver needs to answer a delivery (query ``webhook_config``)."""
+
+    name: str
+    token: str
+    known: bool = Field(description="Whether the flow declares this webhook.")
+    signature: dict[str, Any] | None = None
+    responses: list[dict[str, Any]] = Field(default_factory=list)
+    received: int = 0

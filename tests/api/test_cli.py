@@ -1,0 +1,121 @@
+"""`testflow serve` end to end as a user starts it, then the CLI against it: tokens, runs
+submitted and streamed (`submit_and_stream`), `runs list|show|logs|cancel`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from testflow.api.client import submit_and_stream
+from tests.api.flows import QUICK, SLOW
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    home = tmp_path_factory.mktemp("serve-home")
+    port = _free_port()
+    env = {**os.environ, "TESTFLOW_HOME": str(home), "TESTFLOW_AUTH": "required"}
+    env.pop("TESTFLOW_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testflow.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.2)
+        else:
+            raise AssertionError("testflow serve did not become ready in 60 s")
+        yield url, env
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert (home / "testflow.db").exists() and (home / "temporal.db").exists()
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "testflow.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_serve_tokens_and_cli_against_the_server(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, env = server
+    async with httpx.AsyncClient(base_url=url) as anonymous:
+        assert (await anonymous.get("/api/v1/flows")).status_code == 401
+    made = cli(env, "tokens", "create", "--role", "runner", "--name", "ci")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[0]
+    assert token.startswith("tf_")
+    env = {**env, "TESTFLOW_TOKEN": token, "TESTFLOW_SERVER": url}
+
+    flow = tmp_path / "quick.yaml"
+    flow.write_text(QUICK)
+    lines: list[str] = []
+    code = await submit_and_stream(url, [flow], token=token, echo=lines.append)
+    assert code == 0, lines
+    run_id = lines[-1].split(":")[0]
+    assert lines[-1].endswith("passed")
+
+    listed = cli(env, "runs", "list", "--tag", "quick")
+    assert listed.returncode == 0 and run_id in listed.stdout
+    shown = cli(env, "runs", "show", run_id)
+    assert shown.returncode == 0 and '"status": "passed"' in shown.stdout
+    logs = cli(env, "runs", "logs", run_id)
+    assert logs.returncode == 0, logs.stdout + logs.stderr
+
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(SLOW)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nsteps:\n  - {id: a, type: nope}\n")
+    refused: list[str] = []
+    assert await submit_and_stream(url, [broken], token=token, echo=refused.append) == 2
+    assert any(":3:" in line and "nope" in line for line in refused), refused
+
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        started = (await client.post("/api/v1/runs", json={"text": SLOW})).json()
+    cancelled = cli(env, "runs", "cancel", started["run_id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    logs = cli(env, "runs", "logs", started["run_id"])
+    assert logs.returncode == 1  # cancelled is not passed
+    viewer_only = cli({**env, "TESTFLOW_TOKEN": "tf_not_a_token"}, "runs", "list")
+    assert viewer_only.returncode == 2 and "unknown or revoked" in viewer_only.stderr
