@@ -77,8 +77,9 @@ async def start_dev_server(
 
 # A server that just started (or restarted) accepts connections before its frontend is
 # healthy; the SDK then fails at once with "Frontend is not healthy yet". Workers started
-# beside a booting cluster (Kubernetes, docker compose) and tests hit this window.
-_STARTING_UP_MARKERS = ("not healthy yet", "Unavailable", "Connection refused", "transport error")
+# beside a booting cluster (Kubernetes, docker compose) and tests hit this window. A refused
+# connection is not retried: a wrong address must fail fast (exit code 3).
+_STARTING_UP_MARKERS = ("not healthy yet", "code: Unavailable")
 
 
 async def connect(
