@@ -32,9 +32,10 @@ from testflow.runtime.codec import EncryptionCodec, EncryptionKeys
 from testflow.runtime.devserver import TemporalUnavailable, connect, start_dev_server
 from testflow.runtime.run_events import iter_events
 from testflow.runtime.settings import Settings
+from testflow.webhooks.tokens import book_for, remember_run, starter_nonce, webhook_keys
 from testflow.workflows import FlowWorkflow
 from testflow.workflows.search import ENVIRONMENT, FLOW, STATUS, TAGS
-from testflow.workflows.types import FlowInput, KindOptions, RunOptions
+from testflow.workflows.types import FlowInput, KindOptions, ResumeFrom, RunOptions
 
 
 class RunPreparationError(ValueError):
@@ -170,6 +171,7 @@ class Engine:
         self.worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
         self._stack = contextlib.AsyncExitStack()
+        self.webhook_keys: list[bytes] = []
 
     @property
     def task_queue(self) -> str:
@@ -202,6 +204,10 @@ class Engine:
                 data_converter=converter, db_file=self.db_file, ui=self.ui
             )
             self.client = self.env.client
+        # Signs the webhook tokens of the runs this engine starts, and lets the receivers of
+        # this process verify them without asking the run (testflow.webhooks.tokens).
+        self.webhook_keys = webhook_keys(self.settings)
+        book_for(self.client).trust(self.webhook_keys)
         if self.with_worker:
             # Imported here: a server started with --no-worker loads no activity code.
             from testflow.runtime.worker import build_worker
@@ -238,6 +244,7 @@ class Engine:
         run_id: str | None = None,
         options: RunOptions | None = None,
         webhook_base: str | None = None,
+        resume: ResumeFrom | None = None,
     ) -> WorkflowHandle[Any, RunResult]:
         """Prepare and start one run; returns its handle (the workflow id is the run id)."""
         environ = os.environ if environ is None else environ
@@ -246,18 +253,25 @@ class Engine:
             name: conn.model_dump(mode="json", exclude_none=True)
             for name, conn in (environment.connections.items() if environment else [])
         }
+        secrets = resolve_secrets(flow, environment, environ, base_dir)
+        env = env_snapshot(flow, environ)
+        # The starter makes the webhook nonce, so it knows the run's URLs at once.
+        nonce = starter_nonce(self.webhook_keys, run_id, flow)
         flow_input = FlowInput(
             run_id=run_id,
             flow=flow,
             flow_file=flow_file,
             kinds=kind_options(flow, self.registry),
             variables=run_variables(environment, variables or {}, environ),
-            secrets=resolve_secrets(flow, environment, environ, base_dir),
-            env=env_snapshot(flow, environ),
+            secrets=secrets,
+            env=env,
             connections=connections,
             environment=environment.name if environment else None,
             options=options or RunOptions(),
             webhook_base=webhook_base,
+            # Only when there is one: the input of a flow without webhooks stays as it was.
+            **({"webhook_nonce": nonce} if nonce else {}),
+            resume=resume,
         )
         attributes: list[SearchAttributePair[Any]] = [
             SearchAttributePair(FLOW, flow.name),
@@ -266,7 +280,7 @@ class Engine:
         ]
         if environment is not None:
             attributes.append(SearchAttributePair(ENVIRONMENT, environment.name))
-        return await self._client().start_workflow(
+        handle = await self._client().start_workflow(
             FlowWorkflow.run,
             flow_input,
             id=run_id,
@@ -274,6 +288,9 @@ class Engine:
             search_attributes=TypedSearchAttributes(attributes),
             static_summary=f"{flow.name} ({flow_file or 'inline'})",
         )
+        if nonce:
+            pass
+        return handle
 
     async def events(
         self, run_id: str, *, since: int = 0, poll_interval: float = 0.3

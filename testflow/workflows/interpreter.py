@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         KindOptions,
         PollSpec,
         ProgressPage,
+        ResumeFrom,
         StepInput,
         WebhookConfig,
         WebhookDelivery,
@@ -99,11 +100,7 @@ class FlowWorkflow:
             self.state.failed = carried.failed
         # Deliveries are buffered from the start of the run: a partner may call back before
         # the step that waits for it starts.
-        self.inbox = WebhookInbox(
-            self.run_id,
-            carried.webhook_nonce if carried else workflow.uuid4().hex,
-            carried.webhooks if carried else None,
-        )
+        self.inbox = WebhookInbox.open(self.run_id, input, workflow.uuid4)
 
     @workflow.signal
     def webhook(self, delivery: WebhookDelivery) -> None:
@@ -135,6 +132,9 @@ class FlowWorkflow:
             except TemplateError as exc:
                 error = StepError(type="TemplateError", message=f"context: {exc}")
                 self.state.failed = True
+            if error is None and input.resume is not None:
+                error = self._resume_problem(input.resume)
+                self.state.failed = error is not None
             self.state.run_started()
         try:
             if (
@@ -178,7 +178,43 @@ class FlowWorkflow:
             ctx[name] = self.renderer.render(value, ctx)
         for name, value in self.input.variables.items():
             ctx[name] = self.renderer.render(value, ctx)
+        if self.input.resume is not None:
+            # A re-run from a step continues the earlier run's data: its generated ids and
+            # extracted values win over freshly rendered ones (secrets were left out of it and
+            # were rendered again above, from the environment).
+            ctx.update({k: v for k, v in self.input.resume.context.items() if k != "run"})
         self._init_webhooks(ctx)
+
+    def _resume_problem(self, resume: ResumeFrom) -> StepError | None:
+        """Why the run cannot start at ``resume.step_id`` (the API checks this first)."""
+        ids = [s.id for s in self.flow.steps]
+        if any(s.depends_on for s in self.flow.steps):
+            message = "a flow that runs as a DAG (depends_on) cannot be re-run from a step"
+        elif resume.step_id not in ids:
+            message = f"cannot re-run from {resume.step_id!r}: it is not a top-level step"
+        else:
+            return None
+        return StepError(type="InvalidConfig", message=message)
+
+    def _resume_index(self) -> int:
+        resume = self.input.resume
+        if resume is None:
+            return 0
+        return next(i for i, s in enumerate(self.flow.steps) if s.id == resume.step_id)
+
+    def _reuse(self, step: Step, resume: ResumeFrom) -> None:
+        """A step a re-run does not execute: its values come from the earlier run."""
+        reason = f"reused from run {resume.run_id}"
+        record = self._record(step, "steps", step.id, None, "skipped", None, skip_reason=reason)
+        # What it extracted and set then, so reports, the context debugger and a re-run of
+        # this run see where the values came from.
+        output = self.state.step_outputs().get(step.id)
+        extracted = {k: v for k, v in output.items() if k != "status"} if output else {}
+        changes = resume.changes.get(step.id, {})
+        if extracted or changes:
+            update = {"extracted": self.state.masked(extracted), "context_changes": changes}
+            record = record.model_copy(update=update)
+        self.state.finish(record)
 
     def _init_webhooks(self, ctx: dict[str, Any]) -> None:
         self.inbox.declare(self.flow, ctx, self.renderer, self.input.webhook_base)
@@ -189,8 +225,12 @@ class FlowWorkflow:
             if not await self._run_dag(steps, "steps", ""):
                 self.state.failed = True
             return
+        resume_at = self._resume_index()
         for index in range(start_index, len(steps)):
             step = steps[index]
+            if index < resume_at and self.input.resume is not None:
+                self._reuse(step, self.input.resume)
+                continue
             if self.state.failed:
                 self._skip(step, "steps", _SKIP_AFTER_FAILURE)
                 continue
@@ -407,6 +447,8 @@ class FlowWorkflow:
                 "variables": inputs,
                 "carried": None,
                 "parent_run_id": self.run_id,
+                # Only when set: an unchanged child input keeps old histories replaying.
+                **({"resume": None} if self.input.resume is not None else {}),
             }
         )
         error: StepError | None = None

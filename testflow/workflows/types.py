@@ -72,6 +72,26 @@ class CarriedState(Model):
     webhook_nonce: str = ""
 
 
+class ResumeFrom(Model):
+    """Start a re-run at a top-level step with what an earlier run had before it.
+
+    The steps before ``step_id`` are not executed again: they are reported as skipped
+    (reused). Setup and teardown run again. ``context`` holds variables and extracted values
+    in clear; values that were masked in the earlier run's record are left out (secrets come
+    from the environment again), so nothing masked is ever fed back into a run.
+    """
+
+    run_id: str = Field(description="The earlier run whose context is reused.")
+    step_id: str = Field(description="The top-level step to start at.")
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="Context to seed (over the flow's own `context`)."
+    )
+    changes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="What each reused top-level step set in the earlier run (masked; shown).",
+    )
+
+
 class FlowInput(Model):
     """Everything a run needs: the validated flow and the values resolved outside the workflow."""
 
@@ -93,6 +113,16 @@ class FlowInput(Model):
     parent_run_id: str | None = None
     webhook_base: str | None = Field(
         None, description="Public base URL of the webhook receiver (http://host:port)."
+    )
+    webhook_nonce: str | None = Field(
+        None,
+        description=(
+            "Nonce of the run's webhook tokens, made by the starter so it knows the URLs at "
+            "once (testflow.webhooks.tokens); None: the workflow draws one."
+        ),
+    )
+    resume: ResumeFrom | None = Field(
+        None, description="Re-run from a step of an earlier run (POST /runs/{id}/rerun)."
     )
 
 
