@@ -289,7 +289,7 @@ class Engine:
             static_summary=f"{flow.name} ({flow_file or 'inline'})",
         )
         if nonce:
-            pass
+            remember_run(self._client(), run_id, nonce, flow, env, secrets)
         return handle
 
     async def events(

@@ -1,10 +1,13 @@
 """The webhook receiver: framework-independent handling of ``POST /hooks/{token}/{name}``.
 
-A run's webhook URL carries a token ``<run_id>~<nonce>`` (the nonce is drawn by the workflow,
-so URLs cannot be guessed from a run id). For each inbound call the receiver:
+A run's webhook URL carries a token ``<run_id>~<nonce>`` (the nonce is made by the starter
+from a server key, or drawn by the workflow: URLs cannot be guessed from a run id; see
+:mod:`testflow.webhooks.tokens`). For each inbound call the receiver:
 
-1. finds the run from the token and asks it (query ``webhook_config``) for the hook's
-   settings; an unknown run, token or hook name is a 404 and nothing is signalled;
+1. checks the token and the hook name against what this process knows of the run (the
+   starter registered it, or an earlier call asked it), else against the server key, else by
+   asking the run (query ``webhook_config``, at most once per hook unless it has a status
+   sequence); an unknown run, token or hook name is a 404 and nothing is signalled;
 2. verifies the HMAC-SHA256 signature when the step declares one: a bad or missing signature
    is a 401, and the call is still signalled as a *rejected* delivery so the run reports it;
 3. picks the answer from the step's status sequence (``responses: [500, 500, 200]``) by the
@@ -23,7 +26,6 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,11 +34,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from testflow.webhooks.tokens import TOKEN_SEPARATOR, HookBook, book_for
 from testflow.workflows.types import WebhookConfig, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
-TOKEN_SEPARATOR = "~"
 DEFAULT_MAX_BODY = 256 * 1024
 """Largest body signalled to a run: Temporal warns at 256 KB per payload (ARCHITECTURE 4)."""
 
@@ -115,70 +117,86 @@ class WebhookReceiver:
         *,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         query_timeout: timedelta = timedelta(seconds=10),
-        cache_size: int = 20_000,
     ) -> None:
         self._client = client
         self.max_body_bytes = max_body_bytes
         self.query_timeout = query_timeout
-        # The static part of a hook's settings (token, signature, responses) never changes
-        # during a run, so one query per hook serves all later calls; only the delivery count
-        # (for status sequences) needs the run. The cache is bounded (LRU).
-        self._configs: OrderedDict[tuple[str, str], WebhookConfig] = OrderedDict()
-        self._cache_size = cache_size
         # Calls to one hook are answered in order: the status sequence depends on the count.
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        # Position in the status sequence: calls answered from it, counted here and in the run.
-        # Calls rejected before the sequence (bad signature, too large) do not advance it, like
-        # an unmatched request in a WireMock scenario; the run counts every delivery, so the
-        # receiver subtracts the ones it rejected itself (exact with one receiver process).
-        self._sent: dict[tuple[str, str], int] = {}
-        self._unsequenced: dict[tuple[str, str], int] = {}
+        # Entries live while calls are in flight (reference counts), so the table stays small.
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
 
     @property
     def client(self) -> Client:
         return self._client if isinstance(self._client, Client) else self._client()
 
+    @property
+    def book(self) -> HookBook:
+        """What this process knows of runs' webhooks (shared with the starter of the client)."""
+        return book_for(self.client)
+
     async def handle(self, token: str, name: str, request: InboundRequest) -> ReceiverReply:
         run_id = run_id_of(token)
         if run_id is None:
             return _error(404, "unknown webhook token")
-        key = (token, name)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        # Checks that need no call to Temporal: a run this process knows (its starter
+        # registered it, or an earlier query taught it), else a starter-signed nonce.
+        known = self.book.get(run_id)
+        if known is not None:
+            # Constant-time comparison: the nonce is what makes the URL unguessable.
+            if not hmac.compare_digest(known.token.encode(), token.encode()):
+                return _error(404, "unknown webhook token")
+            if known.names is not None and name not in known.names:
+                return _no_such_hook(name)
+        elif self.book.verify(run_id, token.rpartition(TOKEN_SEPARATOR)[2]) is False:
+            return _error(404, "unknown webhook token")
+        key = (run_id, name)
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
         try:
             async with lock:
-                return await self._handle(run_id, token, name, key, request)
+                return await self._handle(run_id, token, name, request)
         finally:
-            if key not in self._configs:  # unknown hooks must not grow the lock table
-                self._locks.pop(key, None)
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[key]
 
     async def _handle(
-        self, run_id: str, token: str, name: str, key: tuple[str, str], request: InboundRequest
+        self, run_id: str, token: str, name: str, request: InboundRequest
     ) -> ReceiverReply:
         handle = self.client.get_workflow_handle(run_id)
-        config = self._configs.get(key)
-        try:
-            if config is None or len(config.responses) > 1:
+        known = self.book.get(run_id)
+        config = known.configs.get(name) if known is not None else None
+        # The static part of a hook's settings (signature, responses) never changes during a
+        # run, so it is asked at most once; only a status sequence needs the run's delivery
+        # count, so its hooks ask on every call.
+        if config is None or len(config.responses) > 1:
+            try:
                 config = await handle.query(
                     "webhook_config",
                     name,
                     result_type=WebhookConfig,
                     rpc_timeout=self.query_timeout,
                 )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return _error(404, "unknown webhook token")
+                log.warning("webhook %s: the run did not answer: %s", name, exc.message)
+                return _error(503, "the run is not reachable right now; retry later")
+            except WorkflowQueryFailedError as exc:
+                log.warning("webhook %s: query failed: %s", name, exc)
+                return _error(503, "the run could not answer; retry later")
+            if not hmac.compare_digest(config.token.encode(), token.encode()):
                 return _error(404, "unknown webhook token")
-            log.warning("webhook %s: the run did not answer: %s", name, exc.message)
-            return _error(503, "the run is not reachable right now; retry later")
-        except WorkflowQueryFailedError as exc:
-            log.warning("webhook %s: query failed: %s", name, exc)
-            return _error(503, "the run could not answer; retry later")
-        # Constant-time comparison: the nonce is what makes the URL unguessable.
-        if not hmac.compare_digest(config.token.encode(), token.encode()):
+            if not config.known:
+                return _no_such_hook(name)
+            known = self.book.learn(run_id, config)
+        elif known is None:  # unreachable: a config comes from a known run
             return _error(404, "unknown webhook token")
-        if not config.known:
-            return _error(404, f"this run declares no webhook named {name!r}")
-        self._remember(key, config)
-        received = max(config.received - self._unsequenced.get(key, 0), self._sent.get(key, 0))
+        # Position in the status sequence: calls answered from it, counted here and in the
+        # run. Calls rejected before the sequence (bad signature, too large) do not advance
+        # it, like an unmatched request in a WireMock scenario; the run counts every delivery,
+        # so the receiver subtracts the ones it rejected itself (exact with one receiver).
+        received = max(config.received - known.unsequenced.get(name, 0), known.sent.get(name, 0))
         reply, accepted, reason, sequenced = self._decide(config, received, request)
         delivery = WebhookDelivery(
             name=name,
@@ -198,13 +216,14 @@ class WebhookReceiver:
             await handle.signal("webhook", delivery, rpc_timeout=self.query_timeout)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                self._configs.pop(key, None)
+                self.book.forget(run_id)
                 return _error(404, "the run is over")
             return _error(503, "the run is not reachable right now; retry later")
-        if sequenced:
-            self._sent[key] = received + 1
-        else:
-            self._unsequenced[key] = self._unsequenced.get(key, 0) + 1
+        if len(config.responses) > 1:
+            if sequenced:
+                known.sent[name] = received + 1
+            else:
+                known.unsequenced[name] = known.unsequenced.get(name, 0) + 1
         return reply
 
     def _decide(
@@ -234,21 +253,16 @@ class WebhookReceiver:
             return reply, False, f"answered {status} (responses sequence)", True
         return reply, True, None, True
 
-    def _remember(self, key: tuple[str, str], config: WebhookConfig) -> None:
-        self._configs[key] = config
-        self._configs.move_to_end(key)
-        while len(self._configs) > self._cache_size:
-            old, _ = self._configs.popitem(last=False)
-            self._sent.pop(old, None)
-            self._unsequenced.pop(old, None)
-            self._locks.pop(old, None)
-
 
 def _content_type(headers: Mapping[str, str]) -> str | None:
     for key, value in headers.items():
         if key.lower() == "content-type":
             return value
     return None
+
+
+def _no_such_hook(name: str) -> ReceiverReply:
+    return _error(404, f"this run declares no webhook named {name!r}")
 
 
 def _error(status: int, message: str) -> ReceiverReply:

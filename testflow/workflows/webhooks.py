@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from testflow.dsl import assertions as assertion_engine
 from testflow.dsl.kinds.webhook import WebhookWaitConfig
@@ -18,7 +19,19 @@ from testflow.dsl.models import ActionStep, Flow, all_steps
 from testflow.dsl.results import StepError, StepOutcome, StepStatus
 from testflow.dsl.templating import Renderer
 from testflow.workflows.records import outcome
-from testflow.workflows.types import WebhookConfig, WebhookDelivery
+from testflow.workflows.types import FlowInput, WebhookConfig, WebhookDelivery
+
+
+def declared_hooks(flow: Flow) -> dict[str, dict[str, Any]]:
+    """The receiver settings (``signature``, ``responses``; unrendered) of each webhook name."""
+    hooks: dict[str, dict[str, Any]] = {}
+    for step in all_steps(flow):
+        if isinstance(step, ActionStep) and step.type == "webhook.wait":
+            keep: dict[str, Any] = {
+                k: step.config[k] for k in ("signature", "responses") if k in step.config
+            }
+            hooks[str(step.config.get("name"))] = keep
+    return hooks
 
 
 class WebhookInbox:
@@ -30,6 +43,22 @@ class WebhookInbox:
         self.deliveries: dict[str, list[WebhookDelivery]] = dict(deliveries or {})
         self.consumed: dict[str, int] = {}
         self.specs: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def open(cls, run_id: str, input: FlowInput, uuid4: Callable[[], UUID]) -> WebhookInbox:
+        """The inbox of a run: carried over a continue-as-new, else with a fresh nonce.
+
+        The starter's nonce (``input.webhook_nonce``) is used only by the run it was made
+        for: a sub-flow's input is a copy of its parent's and draws its own, and so does a
+        run whose id differs from the one the starter signed (a Schedule's run).
+        """
+        carried = input.carried
+        if carried is not None:
+            return cls(run_id, carried.webhook_nonce, carried.webhooks)
+        given = input.webhook_nonce if input.parent_run_id is None else None
+        if given and input.run_id == run_id:
+            return cls(run_id, given)
+        return cls(run_id, uuid4().hex)
 
     @property
     def token(self) -> str:
@@ -58,13 +87,10 @@ class WebhookInbox:
         """Render each ``webhook.wait`` step's receiver settings; expose ``webhooks.<name>``."""
         root = (base or "").rstrip("/")
         urls: dict[str, Any] = {}
-        for step in all_steps(flow):
-            if isinstance(step, ActionStep) and step.type == "webhook.wait":
-                name = str(step.config.get("name"))
-                keep = {k: step.config[k] for k in ("signature", "responses") if k in step.config}
-                self.specs[name] = renderer.render(keep, ctx)
-                path = f"/hooks/{self.token}/{name}"
-                urls[name] = {"url": f"{root}{path}" if root else None, "path": path}
+        for name, spec in declared_hooks(flow).items():
+            self.specs[name] = renderer.render(spec, ctx)
+            path = f"/hooks/{self.token}/{name}"
+            urls[name] = {"url": f"{root}{path}" if root else None, "path": path}
         if urls:
             ctx["webhooks"] = urls
 
