@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,9 @@ from testflow.api.deps import AppState
 from testflow.api.errors import Invalid
 from testflow.api.flowcache import default_filename
 from testflow.dsl.models import Connection, Environment, SecretSource
+
+if TYPE_CHECKING:
+    from testflow.workflows.types import ResumeFrom
 
 # Secrets reach the engine as if they were environment variables under names no flow uses,
 # so `env.X` in a flow never sees them and the server's own environment is never exposed.
@@ -75,6 +78,8 @@ class StartRequest:
     started_by: str | None = None
     suite_id: str | None = None
     parent_run_id: str | None = None
+    resume: ResumeFrom | None = None
+    """A re-run from a step: where to start and the earlier run's context (api/rerun.py)."""
 
 
 async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -> RunRow:
@@ -95,6 +100,7 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
             variables=variables,
             environ=bundle.environ,
             webhook_base=state.webhook_base,
+            resume=req.resume,
         )
     except ValueError as exc:  # RunPreparationError: a missing secret, an unknown kind...
         raise Invalid(f"cannot start the run: {exc}") from None

@@ -18,6 +18,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from testflow.api.db.models import RunRow
+from testflow.api.deps import AppState
+from testflow.api.errors import Conflict
+from testflow.api.flowcache import default_filename
+from testflow.api.launcher import load_environment
 from testflow.dsl.masking import MASK
 from testflow.dsl.models import Flow, PollStep, Step, iter_steps
 from testflow.dsl.results import RunResult, StepRecord
@@ -175,3 +184,65 @@ def _note_output(outputs: dict[str, Any], record: StepRecord, step: Step | None)
     # A poll's record carries the poll's id; the interpreter files the inner step's output.
     step_id = step.step.id if isinstance(step, PollStep) else record.step_id
     outputs[step_id] = {"status": status, **record.extracted}
+
+
+# -- the server's side: the earlier run from the index (or Temporal), 409 when refused ---------
+
+
+async def known_to_temporal(state: AppState, run_id: str) -> bool:
+    try:
+        await state.client.get_workflow_handle(run_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def earlier_result(state: AppState, row: RunRow) -> RunResult:
+    """The earlier run's stored result; from Temporal when the index has not stored it yet
+    (the tracker learns of a run's end a moment after Temporal does)."""
+    if row.result is not None:
+        return RunResult.model_validate(row.result)
+    handle = state.client.get_workflow_handle(row.run_id, result_type=RunResult)
+    try:
+        status = (await handle.describe()).status
+        if status == WorkflowExecutionStatus.RUNNING:
+            raise Conflict(
+                f"run {row.run_id!r} is still running; re-run from a step once it has failed"
+            )
+        if status == WorkflowExecutionStatus.COMPLETED:
+            result: RunResult = await handle.result()
+            return result
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    raise Conflict(
+        f"the context of run {row.run_id!r} is not available: it ended ({row.status}) without "
+        "a recorded result (terminated, or gone from Temporal); re-run the whole flow "
+        "(omit from_step)"
+    )
+
+
+async def plan_resume(
+    state: AppState,
+    session: AsyncSession,
+    row: RunRow,
+    step_id: str,
+    variables: dict[str, Any],
+    overrides: Iterable[str],
+) -> ResumeFrom:
+    """Where the re-run of ``row`` starts and the context it starts with (409 if refused)."""
+    result = await earlier_result(state, row)
+    # Parsed as start_run will parse it (the same cache key), so the start reuses this parse.
+    bundle = await load_environment(state, session, row.environment)
+    env = bundle.environment
+    known = set(variables) | (set(env.variables) if env else set())
+    text = row.text or ""
+    loaded = state.flows.parse(
+        state.registry, state.library_dir, text, default_filename(text), known
+    )
+    try:
+        return resume_from(loaded.flow, result, step_id, overrides=overrides)
+    except RerunRefused as exc:
+        raise Conflict(str(exc)) from None

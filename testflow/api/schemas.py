@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from testflow.dsl.models import STEP_ID_PATTERN
+
 T = TypeVar("T")
 Name = Field(min_length=1, max_length=200)
 
@@ -201,7 +203,20 @@ class RunSource(RunSummary):
 
 
 class RerunRequest(In):
-    from_step: str | None = Field(None, description="Re-run from this top-level step id.")
+    from_step: str | None = Field(
+        None,
+        max_length=200,
+        pattern=STEP_ID_PATTERN,
+        description=(
+            "Re-run from this failed top-level step: the steps before it are not executed "
+            "again (reported as skipped, reused from the earlier run, whose variables and "
+            "extracted values the new run starts with); setup and teardown run again."
+        ),
+    )
+    vars: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Variables to change for the re-run (over the earlier run's variables).",
+    )
 
 
 # -- schedules, tokens, plugins ------------------------------------------------------------

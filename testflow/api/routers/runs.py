@@ -14,8 +14,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from testflow.api.db.models import FlowRow, RunRow
 from testflow.api.deps import AppState, Principal, app_state, db_session, require
-from testflow.api.errors import Conflict, Invalid, NotFound, NotImplementedYet
+from testflow.api.errors import Conflict, Invalid, NotFound
 from testflow.api.launcher import StartRequest, new_id, start_run
+from testflow.api.rerun import known_to_temporal, plan_resume
 from testflow.api.routers.suites import suite_row
 from testflow.api.runstate import get_result, run_row, stream_events
 from testflow.api.schemas import (
@@ -283,25 +284,31 @@ async def rerun(
     session: AsyncSession = Depends(db_session),
     who: Principal = Depends(require("runner")),
 ) -> RunStarted:
-    """Start the same flow text with the same environment and variables again."""
+    """Start the same flow text with the same environment and variables again; with
+    ``from_step``, start at that failed top-level step with the earlier run's context (the
+    steps before it are reported as skipped, reused). 409 when that is not possible."""
     row = await run_row(session, run_id)
     if row is None or row.text is None:
+        if body.from_step and (row is not None or await known_to_temporal(state, run_id)):
+            raise Conflict(
+                f"the context of run {run_id!r} is not available: it ran outside this server "
+                "(testflow run, another server), so its flow text and step records are not in "
+                "this server's index; re-run it where it ran, or start the flow here"
+            )
         raise NotFound(f"run {run_id!r} is not in the index (only runs started here can be re-run)")
-    if body.from_step:
-        raise NotImplementedYet(
-            "re-running from a step is not implemented yet: the interpreter cannot start at a "
-            "step with the earlier run's context; re-run the whole flow (omit from_step)"
-        )
+    variables = {**row.variables, **body.vars}
     req = StartRequest(
         text=row.text,
         flow_id=row.flow_id,
         flow_version=row.flow_version,
         environment=row.environment,
-        variables=row.variables,
+        variables=variables,
         trigger="rerun",
         started_by=who.name,
         parent_run_id=row.run_id,
     )
+    if body.from_step:
+        req.resume = await plan_resume(state, session, row, body.from_step, variables, body.vars)
     new = await start_run(state, session, req)
     return RunStarted(**started(state, new).model_dump())
 
