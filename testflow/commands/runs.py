@@ -1,7 +1,7 @@
-"""``testflow runs list|show|cancel|logs --server URL``: runs on a testflow API server.
+"""``testflow runs list|show|cancel|rerun|logs --server URL``: runs on a testflow API server.
 
 The server comes from ``--server`` or TESTFLOW_SERVER, the token from ``--token`` or
-TESTFLOW_TOKEN. ``logs`` streams a run's events until it ends.
+TESTFLOW_TOKEN. ``logs`` streams a run's events until it ends; ``rerun --follow`` too.
 """
 
 from __future__ import annotations
@@ -91,9 +91,48 @@ def cancel(run_id: str, server: str | None = ServerOption, token: str | None = T
     typer.echo(f"cancelling {run_id}")
 
 
+@runs_app.command("rerun")
+def rerun(
+    run_id: str,
+    from_step: str | None = typer.Option(
+        None,
+        "--from-step",
+        help="Start at this failed top-level step: the steps before it are not run again "
+        "(their variables and extracted values come from RUN_ID); setup and teardown run.",
+    ),
+    var: list[str] = typer.Option(
+        [], "--var", help="NAME=VALUE to change for the re-run (repeatable)."
+    ),
+    follow: bool = typer.Option(
+        False, "--follow", help="Stream the new run until it ends; exit 0 passed, 1 otherwise."
+    ),
+    server: str | None = ServerOption,
+    token: str | None = TokenOption,
+) -> None:
+    """Run a run's flow again (same text, environment and variables), or from a failed step."""
+    from testflow.runtime.local_run import parse_vars
+
+    try:
+        variables = parse_vars(var)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    body: dict[str, Any] = {"vars": variables}
+    if from_step:
+        body["from_step"] = from_step
+    started = _call(server, token, lambda c: c.request("POST", f"/runs/{run_id}/rerun", json=body))
+    new_id = started["run_id"]
+    typer.echo(new_id)
+    if follow:
+        _follow(server, token, new_id)
+
+
 @runs_app.command("logs")
 def logs(run_id: str, server: str | None = ServerOption, token: str | None = TokenOption) -> None:
     """Stream a run's events until it ends; exit 0 passed, 1 otherwise."""
+    _follow(server, token, run_id)
+
+
+def _follow(server: str | None, token: str | None, run_id: str) -> None:
     from rich.console import Console
 
     from testflow.runtime.progress import ProgressPrinter

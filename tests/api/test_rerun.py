@@ -130,7 +130,9 @@ def steps_of(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_rerun_from_the_failed_step_after_fixing_the_row(api: Api, table: str) -> None:
-    first_id = (await api.client.post("/api/v1/runs", json={"text": pg_flow(table)})).json()["run_id"]
+    first_id = (await api.client.post("/api/v1/runs", json={"text": pg_flow(table)})).json()[
+        "run_id"
+    ]
     first = await finished(api, first_id)
     assert first["status"] == "failed"
     assert steps_of(first)["check"]["status"] == "failed"
@@ -252,12 +254,22 @@ async def test_rerun_from_step_refusals(api: Api, temporal_client: Client) -> No
     await finished(api, slow_id)
 
     # A run this server did not start: Temporal knows it, the index has no context for it.
-    engine = Engine(api.settings.model_copy(update={"task_queue": "no-worker"}), client=temporal_client, with_worker=False)
+    engine = Engine(
+        api.settings.model_copy(update={"task_queue": "no-worker"}),
+        client=temporal_client,
+        with_worker=False,
+    )
     async with engine:
-        handle = await engine.start(Flow.model_validate({"name": "elsewhere", "steps": [{"id": "a", "type": "log", "message": "x"}]}))
+        handle = await engine.start(
+            Flow.model_validate(
+                {"name": "elsewhere", "steps": [{"id": "a", "type": "log", "message": "x"}]}
+            )
+        )
     try:
         message = await refused(api, handle.id, {"from_step": "a"})
         assert "ran outside this server" in message
     finally:
         await handle.terminate()
-    assert (await api.client.post("/api/v1/runs/run-nobody-knows-1/rerun", json={"from_step": "a"})).status_code == 404
+    assert (
+        await api.client.post("/api/v1/runs/run-nobody-knows-1/rerun", json={"from_step": "a"})
+    ).status_code == 404

@@ -85,12 +85,22 @@ def flow_data() -> dict[str, Any]:
             "tag": "{{ uuid() }}",  # differs per run unless the re-run reuses it
             "auth": "{{ secret('PARTNER_SECRET') }}",
         },
-        "setup": [{"id": "hello", "type": "http", "request": {"method": "POST", "url": "{{ base }}/create/setup"}}],
+        "setup": [
+            {
+                "id": "hello",
+                "type": "http",
+                "request": {"method": "POST", "url": "{{ base }}/create/setup"},
+            }
+        ],
         "steps": [
             {
                 "id": "one",
                 "type": "http",
-                "request": {"method": "POST", "url": "{{ base }}/create/one", "headers": {"X-Auth": "{{ auth }}"}},
+                "request": {
+                    "method": "POST",
+                    "url": "{{ base }}/create/one",
+                    "headers": {"X-Auth": "{{ auth }}"},
+                },
                 "extract": {"first": "$.token"},
                 "assert": {"status": 201},
             },
@@ -111,12 +121,22 @@ def flow_data() -> dict[str, Any]:
             },
             {"id": "after", "type": "log", "message": "after {{ first }}"},
         ],
-        "teardown": [{"id": "bye", "type": "http", "request": {"method": "POST", "url": "{{ base }}/create/teardown"}}],
+        "teardown": [
+            {
+                "id": "bye",
+                "type": "http",
+                "request": {"method": "POST", "url": "{{ base }}/create/teardown"},
+            }
+        ],
     }
 
 
 async def run(
-    client: Client, settings: Settings, task_queue: str, partner: Partner, resume: ResumeFrom | None = None
+    client: Client,
+    settings: Settings,
+    task_queue: str,
+    partner: Partner,
+    resume: ResumeFrom | None = None,
 ) -> RunResult:
     engine = Engine(settings.model_copy(update={"task_queue": task_queue}), client=client)
     async with engine:
@@ -163,7 +183,12 @@ async def test_resume_at_the_failed_step_reuses_the_earlier_steps(
     assert by_id[("setup", "hello")].status == "passed"
     assert by_id[("teardown", "bye")].status == "passed"
     assert by_id[("steps", "after")].status == "passed"
-    assert [s.step_id for s in second.steps if s.phase == "steps"] == ["one", "two", "check", "after"]
+    assert [s.step_id for s in second.steps if s.phase == "steps"] == [
+        "one",
+        "two",
+        "check",
+        "after",
+    ]
     assert second.context["first"] == first.context["first"]
 
 
@@ -171,13 +196,27 @@ async def test_a_resumed_run_can_be_resumed_again(
     temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
 ) -> None:
     first = await run(temporal_client, settings, task_queue, partner)
-    second = await run(temporal_client, settings, task_queue, partner, resume_from(flow_of(flow_data()), first, "check"))
+    second = await run(
+        temporal_client,
+        settings,
+        task_queue,
+        partner,
+        resume_from(flow_of(flow_data()), first, "check"),
+    )
     assert second.status == "failed"  # the partner is still not ready
     partner.ready = True
-    third = await run(temporal_client, settings, task_queue, partner, resume_from(flow_of(flow_data()), second, "check"))
+    third = await run(
+        temporal_client,
+        settings,
+        task_queue,
+        partner,
+        resume_from(flow_of(flow_data()), second, "check"),
+    )
     assert third.status == "passed", third
     assert partner.hits["/create/one"] == 1 and partner.hits["/create/two"] == 1
-    assert partner.seen[-1]["path"].startswith(f"/check/{first.context['first']}?tag={first.context['tag']}&second=")
+    assert partner.seen[-1]["path"].startswith(
+        f"/check/{first.context['first']}?tag={first.context['tag']}&second="
+    )
     assert partner.seen[-1]["path"].endswith(f"second={first.context['second']}")
 
 
