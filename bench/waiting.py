@@ -1,67 +1,98 @@
 """Bench: N runs waiting on a webhook, held by one worker process, then all delivered.
 
-1. starts an embedded dev server, one worker (testflow.runtime.worker.build_worker) and the
-   webhook listener in this process;
-2. starts N flows whose only step is ``webhook.wait`` and waits until every run has
-   declared its hook (query ``webhook_config``) -- N runs are now parked in Temporal;
-3. delivers every webhook over HTTP through the listener (query + signal per call, as a
-   partner would), ``--concurrency`` calls in flight;
-4. measures, per run, the time from the start of its delivery to the step's completion
-   (the step's ``finished_at``), and the total time to drain all N.
+    python bench/waiting.py --n 10000 --concurrency 16 [--burst] [--max-cached 3000]
 
-Peak RSS is this process's (worker + client + listener; the dev server is another process and
-reported apart). Floor: the same deliveries' HTTP round trip (query + signal) alone, i.e. the
-receiver's share. Targets (ARCHITECTURE.md 8): N=10,000 under 1 GB RSS, p95 under 1 s.
+The worker process (this one) runs an embedded dev server (a child process), one worker
+(``build_worker``), the webhook listener, and starts the runs through ``Engine.start``, as
+``testflow run`` does. The partner is a second process (this file with ``--client``), so its
+HTTP client does not compete with the worker for this event loop.
 
-Run: ``python bench/waiting.py [--n 1000] [--concurrency 64]``. Exit code 1 when a target is
-missed.
+1. start N flows whose only step is ``webhook.wait``; the starter knows each URL at once
+   (``testflow.webhooks.tokens``), so nothing asks the runs for them;
+2. wait until every run has finished its first workflow task (``describe``: dev server only);
+3. floor: M bare workflows on their own worker in this process, each waiting for a signal:
+   the client signals them directly (no HTTP, no receiver, no interpreter) and measures
+   signal -> completion, with the same concurrency;
+4. the client delivers every webhook over HTTP, ``--concurrency`` at a time, and waits for
+   each run's result: latency = the step's ``finished_at`` (workflow clock) - the moment the
+   client sent the call. Default: closed loop, a delivery is in flight until its run is done
+   (a partner flow paced by its test runs). ``--burst``: only the HTTP calls are limited, so
+   all N are queued at once and the latency is the backlog's.
+
+Reports: p50/p95/max and throughput of both, the ratios testflow / floor, worker-process peak
+RSS (VmHWM) against the 1 GB target, dev server peak RSS, CPU per phase. Exit code 1 when a
+target (p95 < 1 s, worker RSS < 1 GB) is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-import httpx
-from temporalio.service import RPCError
+from temporalio import workflow
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from testflow.dsl.models import Flow
-from testflow.dsl.registry import default_registry
 from testflow.dsl.results import RunResult
-from testflow.runtime.devserver import start_dev_server
+from testflow.runtime.devserver import connect, start_dev_server
 from testflow.runtime.engine import Engine, data_converter
 from testflow.runtime.settings import Settings
 from testflow.webhooks.listener import start_listener
-from testflow.workflows.types import WebhookConfig
+from testflow.webhooks.tokens import book_for
 
 RSS_TARGET_MB = 1024.0
 P95_TARGET_MS = 1000.0
+FLOOR_QUEUE = "bench-waiting-floor"
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+@workflow.defn(name="BareWait")
+class BareWait:
+    """The floor: wait for one signal, return the workflow time it was handled at."""
+
+    def __init__(self) -> None:
+        self.got = False
+
+    @workflow.signal
+    def go(self) -> None:
+        self.got = True
+
+    @workflow.run
+    async def run(self) -> float:
+        await workflow.wait_condition(lambda: self.got, timeout=timedelta(minutes=30))
+        return workflow.now().timestamp()
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    """Peak resident set (VmHWM) of a process, in MB."""
+# -- /proc helpers ---------------------------------------------------------------------------
+def _status(pid: int | str, field: str) -> float:
+    """A ``/proc/PID/status`` memory field (VmHWM: peak RSS, VmRSS: now) in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
+def cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def dev_server_pids() -> list[int]:
     """Child processes of this one that are the temporal binary."""
-    me = os.getpid()
-    out = []
+    me, out = os.getpid(), []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -75,187 +106,290 @@ def dev_server_pids() -> list[int]:
     return out
 
 
-async def in_batches(n: int, concurrency: int, make: object) -> list[object]:
-    limit = asyncio.Semaphore(concurrency)
+class Cpu:
+    """CPU seconds used by this process, the dev server and the client between two marks."""
 
-    async def one(i: int) -> object:
-        async with limit:
-            return await make(i)  # type: ignore[operator]
+    def __init__(self) -> None:
+        self.servers = dev_server_pids()
+        self.client: int | None = None
+        self.mark()
+
+    def now(self) -> tuple[float, float, float]:
+        return (
+            cpu_s(),
+            sum(cpu_s(p) for p in self.servers),
+            cpu_s(self.client) if self.client else 0.0,
+        )
+
+    def mark(self) -> None:
+        self.t, self.at = time.monotonic(), self.now()
+
+    def report(self, phase: str) -> str:
+        wall = time.monotonic() - self.t
+        used = [b - a for a, b in zip(self.at, self.now(), strict=True)]
+        self.mark()
+        return (
+            f"  {phase}: {wall:.1f} s wall; CPU worker process {used[0]:.1f} s "
+            f"({used[0] / wall:.0%} of a core), dev server {used[1]:.1f} s ({used[1] / wall:.0%}), "
+            f"client {used[2]:.1f} s"
+        )
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def bounded(n: int, limit: int, make: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(i: int) -> Any:
+        async with gate:
+            return await make(i)
 
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
-def cpu_s(pid: int | str = "self") -> float:
-    """User + system CPU seconds of a process so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+# -- the worker process ----------------------------------------------------------------------
+async def wait_parked(client: Any, run_ids: list[str], limit: int) -> None:
+    """Until each run has completed its first workflow task (4+ history events)."""
+
+    async def one(i: int) -> None:
+        handle = client.get_workflow_handle(run_ids[i])
+        for _ in range(1200):
+            described = await handle.describe()
+            if described.raw_description.workflow_execution_info.history_length >= 4:
+                return
+            await asyncio.sleep(0.5)  # polling the server: no local event to wait for
+        raise TimeoutError(f"{run_ids[i]} did not start within 10 minutes")
+
+    await bounded(len(run_ids), limit, one)
 
 
-def rss_now_mb(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class Cpu:
-    """CPU seconds used by this process and by the dev server between two marks."""
-
-    def __init__(self) -> None:
-        self.servers = dev_server_pids()
-        self.mark()
-
-    def now(self) -> tuple[float, float]:
-        return cpu_s(), sum(cpu_s(p) for p in self.servers)
-
-    def mark(self) -> None:
-        self.t, (self.me, self.server) = time.monotonic(), self.now()
-
-    def report(self, phase: str) -> str:
-        wall = time.monotonic() - self.t
-        me, server = self.now()
-        line = (
-            f"  {phase}: {wall:.1f} s wall; CPU worker process {me - self.me:.1f} s "
-            f"({(me - self.me) / wall:.0%} of a core), dev server {server - self.server:.1f} s "
-            f"({(server - self.server) / wall:.0%})"
-        )
-        self.mark()
-        return line
-
-
-async def main(n: int, concurrency: int, max_cached: int | None, result_timeout: float) -> int:
+async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     home = Path(tempfile.mkdtemp(prefix="tf-bench-waiting-"))
-    extra = {} if max_cached is None else {"max_cached_workflows": max_cached}
+    extra = {} if args.max_cached is None else {"max_cached_workflows": args.max_cached}
     settings = Settings(home=home, sticky_queue_timeout_s=2.0, **extra)
     env = await start_dev_server(data_converter=data_converter(settings))
+    client = env.client
     flow = Flow.model_validate(
         {
             "name": "bench waiting",
             "steps": [{"id": "hook", "type": "webhook.wait", "name": "done", "within": "30m"}],
         }
     )
-    retries = 0
+    n, c = args.n, args.concurrency
     try:
-        async with Engine(settings, client=env.client, registry=default_registry()) as engine:
-            base, stop = await start_listener(env.client, 0)
+        floor_worker = Worker(
+            client,
+            task_queue=FLOOR_QUEUE,
+            workflows=[BareWait],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        )
+        async with Engine(settings, client=client) as engine, floor_worker:
+            base, stop = await start_listener(client, 0)
             try:
                 cpu = Cpu()
-                rss_idle = rss_now_mb()
+                rss_idle = _status("self", "VmRSS")
                 t0 = time.monotonic()
-                ids = await in_batches(n, concurrency, lambda i: _start(engine, flow, base, i))
-                run_ids = [str(i) for i in ids]
-                tokens = await in_batches(n, concurrency, lambda i: _token(engine, run_ids[i]))
+                tag = f"{os.getpid()}-{int(time.time())}"
+                run_ids: list[str] = await bounded(
+                    n,
+                    c,
+                    lambda i: _start(engine, flow, base, f"run-bench-waiting-{i}-{tag}"),
+                )
+                started = time.monotonic() - t0
+                # The starter registered every run: the URL is known without asking it.
+                book = book_for(client)
+                tokens = [book.get(r).token for r in run_ids]  # type: ignore[union-attr]
+                await wait_parked(client, run_ids, 32)
                 parked = time.monotonic() - t0
-                rss_parked = rss_mb()
-                per_run_kb = (rss_now_mb() - rss_idle) * 1024 / n
+                per_run = (_status("self", "VmRSS") - rss_idle) * 1024 / n
                 print(
-                    f"{n} runs started and parked in {parked:.1f} s; worker process peak RSS "
-                    f"{rss_parked:.0f} MB (~{per_run_kb:.0f} KB per parked run; "
-                    f"max_cached_workflows={settings.max_cached_workflows})"
+                    f"{n} runs started in {started:.1f} s ({n / started:.0f}/s), all parked after "
+                    f"{parked:.1f} s; worker process RSS {_status('self', 'VmRSS'):.0f} MB "
+                    f"(~{per_run:.0f} KB per parked run; max_cached_workflows="
+                    f"{settings.max_cached_workflows})"
                 )
                 print(cpu.report("start+park"))
-                sent: dict[str, datetime] = {}
-                http_ms: list[float] = []
-                limits = httpx.Limits(
-                    max_connections=concurrency, max_keepalive_connections=concurrency
+                floor_ids = [f"bench-floor-{i}-{tag}" for i in range(min(n, args.floor_n))]
+                await bounded(
+                    len(floor_ids),
+                    c,
+                    lambda i: client.start_workflow(
+                        BareWait.run, id=floor_ids[i], task_queue=FLOOR_QUEUE
+                    ),
                 )
-                async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-
-                    async def deliver(i: int) -> int:
-                        # A partner retries a 503 (the receiver could not reach the run) with
-                        # backoff; latency counts from the first attempt.
-                        nonlocal retries
-                        sent[run_ids[i]] = datetime.now(UTC)
-                        t = time.monotonic()
-                        for attempt in range(8):
-                            reply = await http.post(f"/hooks/{tokens[i]}/done", json={"i": i})
-                            if reply.status_code != 503:
-                                break
-                            retries += 1
-                            await asyncio.sleep(min(0.25 * 2**attempt, 4.0))
-                        http_ms.append((time.monotonic() - t) * 1000)
-                        return reply.status_code
-
-                    t1 = time.monotonic()
-                    statuses = await in_batches(n, concurrency, deliver)
-                    delivered = time.monotonic() - t1
-                print(cpu.report("delivery"))
-                results: list[RunResult | None] = await in_batches(
-                    n, concurrency, lambda i: _result(engine, run_ids[i], result_timeout)
-                )  # type: ignore[assignment]
-                drained = time.monotonic() - t1
-                print(cpu.report("drain"))
+                await wait_parked(client, floor_ids, 32)
+                spec = {
+                    "address": client.service_client.config.target_host,
+                    "home": str(home),
+                    "base": base,
+                    "concurrency": c,
+                    "burst": args.burst,
+                    "floor_ids": floor_ids,
+                    "run_ids": run_ids,
+                    "tokens": tokens,
+                    "result_timeout": args.result_timeout,
+                    "out": str(home / "client.json"),
+                }
+                (home / "spec.json").write_text(json.dumps(spec))
+                cpu.mark()
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    __file__,
+                    "--client",
+                    str(home / "spec.json"),
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                cpu.client = proc.pid
+                assert proc.stdout is not None
+                async for line in proc.stdout:  # the client names each phase as it ends
+                    print(cpu.report(line.decode().strip()))
+                await proc.wait()
+                if proc.returncode != 0:
+                    print(f"the client process failed (exit {proc.returncode})")
+                    return 2
+                got = json.loads((home / "client.json").read_text())
             finally:
                 await stop()
-        bad: list[object] = [s for s in statuses if s != 200]
-        latencies = []
-        for result in results:
-            if result is None:
-                bad.append("not finished")
-                continue
-            step = result.steps[0]
-            if result.status != "passed" or step.finished_at is None:
-                bad.append(result.status)
-                continue
-            latencies.append((step.finished_at - sent[result.run_id]).total_seconds() * 1000)
-        rss_peak = rss_mb()
-        server_rss = sum(rss_mb(p) for p in dev_server_pids())
+        rss_peak = _status("self", "VmHWM")
+        server_rss = sum(_status(p, "VmHWM") for p in dev_server_pids())
     finally:
         await env.shutdown()
-    p50, p95 = pct(latencies or [0.0], 0.5), pct(latencies or [0.0], 0.95)
+    return report(got, n, c, args.burst, rss_peak, server_rss)
+
+
+async def _start(engine: Engine, flow: Flow, base: str, run_id: str) -> str:
+    handle = await engine.start(flow, environ={}, webhook_base=base, run_id=run_id)
+    return handle.id
+
+
+def report(
+    got: dict[str, Any], n: int, c: int, burst: bool, rss_peak: float, server_rss: float
+) -> int:
+    floor, main = got["floor"], got["main"]
+    mode = "burst (HTTP calls limited only)" if burst else "closed loop (in flight until done)"
+    print(f"mode: {mode}, concurrency {c}")
+    for name, part in (("floor: bare signal", floor), ("testflow: webhook", main)):
+        lat = part["latency_ms"]
+        print(
+            f"{name:<20} n={len(lat):>5}  p50 {pct(lat, 0.5):6.0f} ms  p95 {pct(lat, 0.95):6.0f} ms"
+            f"  max {max(lat or [0.0]):6.0f} ms  {part['rate']:6.1f}/s  wall {part['wall']:.1f} s"
+        )
+    fl, ml = floor["latency_ms"], main["latency_ms"]
     print(
-        f"delivered {n} webhooks in {delivered:.1f} s ({n / delivered:.0f}/s, {retries} retried "
-        f"503s), all runs done after {drained:.1f} s"
+        f"ratio testflow/floor: p50 {pct(ml, 0.5) / max(pct(fl, 0.5), 1e-9):.1f}x  "
+        f"p95 {pct(ml, 0.95) / max(pct(fl, 0.95), 1e-9):.1f}x  "
+        f"throughput {main['rate'] / max(floor['rate'], 1e-9):.2f}x"
+    )
+    http = main["http_ms"]
+    print(
+        f"receiver HTTP call p50 {pct(http, 0.5):.0f} ms  p95 {pct(http, 0.95):.0f} ms; "
+        f"{main['retries']} 503s retried"
     )
     print(
-        f"receiver HTTP (query+signal) p50 {pct(http_ms, 0.5):.0f} ms  p95 {pct(http_ms, 0.95):.0f} ms  (floor)"
+        f"worker process peak RSS {rss_peak:.0f} MB (target < {RSS_TARGET_MB:.0f} MB); "
+        f"dev server peak RSS {server_rss:.0f} MB; client peak RSS {got['client_rss']:.0f} MB"
     )
-    print(
-        f"delivery -> step completion  p50 {p50:.0f} ms  p95 {p95:.0f} ms  max {max(latencies or [0.0]):.0f} ms  (target p95 < {P95_TARGET_MS:.0f} ms)"
-    )
-    print(
-        f"worker process peak RSS {rss_peak:.0f} MB (target < {RSS_TARGET_MB:.0f} MB); dev server {server_rss:.0f} MB"
-    )
+    bad = main["bad"]
     if bad:
         print(f"{len(bad)} deliveries or runs failed: {bad[:5]}")
-    ok = not bad and p95 < P95_TARGET_MS and rss_peak < RSS_TARGET_MB
+    p95 = pct(ml, 0.95)
+    ok = not bad and len(ml) == n and p95 < P95_TARGET_MS and rss_peak < RSS_TARGET_MB
     print("targets met" if ok else "targets MISSED")
     return 0 if ok else 1
 
 
-async def _start(engine: Engine, flow: Flow, base: str, i: int) -> str:
-    handle = await engine.start(
-        flow, environ={}, webhook_base=base, run_id=f"run-bench-waiting-{i}-{os.getpid()}"
+# -- the partner: a separate process ---------------------------------------------------------
+async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
+    import httpx  # only the client process needs it
+
+    settings = Settings(home=Path(spec["home"]))
+    client = await connect(
+        spec["address"], namespace="default", data_converter=data_converter(settings)
     )
-    return handle.id
+    c, burst, wait_s = spec["concurrency"], spec["burst"], spec["result_timeout"]
 
+    async def floor_one(i: int) -> float:
+        handle = client.get_workflow_handle(spec["floor_ids"][i], result_type=float)
+        sent = time.time()
+        await handle.signal("go")
+        return (await handle.result() - sent) * 1000
 
-async def _token(engine: Engine, run_id: str) -> str:
-    handle = engine._client().get_workflow_handle(run_id)
-    while True:
-        try:
-            config: WebhookConfig = await handle.query(
-                "webhook_config", "done", result_type=WebhookConfig
-            )
-        except RPCError:  # a busy worker may not answer in time: ask again
-            await asyncio.sleep(1.0)
-            continue
-        if config.known:
-            return config.token
-        await asyncio.sleep(0.2)
+    t = time.monotonic()
+    floor = await bounded(len(spec["floor_ids"]), c, floor_one)
+    floor_wall = time.monotonic() - t
+    print("floor (bare signals)", flush=True)
 
+    http_ms: list[float] = []
+    latency: list[float] = []
+    bad: list[str] = []
+    retries = 0
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+    waiting = asyncio.Semaphore(c if not burst else 512)  # result long-polls held at once
 
-async def _result(engine: Engine, run_id: str, wait_s: float) -> RunResult | None:
-    """The run's result, or None when it is still running after ``wait_s`` seconds."""
-    handle = engine._client().get_workflow_handle(run_id, result_type=RunResult)
-    try:
-        return await asyncio.wait_for(handle.result(), wait_s)
-    except TimeoutError:
-        return None
+    async with httpx.AsyncClient(base_url=spec["base"], limits=limits, timeout=60) as http:
+
+        async def deliver(i: int) -> float:
+            # A partner retries a 503 (the receiver could not reach the run) with backoff;
+            # the latency counts from the first attempt.
+            nonlocal retries
+            sent, t = time.time(), time.monotonic()
+            for attempt in range(8):
+                reply = await http.post(f"/hooks/{spec['tokens'][i]}/done", json={"i": i})
+                if reply.status_code != 503:
+                    break
+                retries += 1
+                await asyncio.sleep(min(0.25 * 2**attempt, 4.0))
+            http_ms.append((time.monotonic() - t) * 1000)
+            if reply.status_code != 200:
+                bad.append(f"HTTP {reply.status_code}")
+            return sent
+
+        async def finished(i: int, sent: float) -> None:
+            handle = client.get_workflow_handle(spec["run_ids"][i], result_type=RunResult)
+            try:
+                result = await asyncio.wait_for(handle.result(), wait_s)
+            except TimeoutError:
+                bad.append("not finished")
+                return
+            step = result.steps[0]
+            if result.status != "passed" or step.finished_at is None:
+                bad.append(result.status)
+                return
+            latency.append((step.finished_at.timestamp() - sent) * 1000)
+
+        gate = asyncio.Semaphore(c)
+
+        async def one(i: int) -> None:
+            if burst:
+                async with gate:
+                    sent = await deliver(i)
+                async with waiting:
+                    await finished(i, sent)
+            else:
+                async with gate:
+                    await finished(i, await deliver(i))
+
+        t = time.monotonic()
+        await asyncio.gather(*(one(i) for i in range(len(spec["run_ids"]))))
+        wall = time.monotonic() - t
+    print("webhook deliveries until every run is done", flush=True)
+    n = len(spec["run_ids"])
+    return {
+        "floor": {"latency_ms": floor, "rate": len(floor) / floor_wall, "wall": floor_wall},
+        "main": {
+            "latency_ms": latency,
+            "http_ms": http_ms,
+            "rate": n / wall,
+            "wall": wall,
+            "retries": retries,
+            "bad": bad,
+        },
+        "client_rss": _status("self", "VmHWM"),
+    }
 
 
 if __name__ == "__main__":
@@ -263,18 +397,32 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=1000, help="runs waiting at once")
-    parser.add_argument("--concurrency", type=int, default=64, help="starts/deliveries in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="starts, and deliveries in flight"
+    )
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="limit only the HTTP calls (all N queued at once), not deliveries until done",
+    )
+    parser.add_argument("--floor-n", type=int, default=300, help="bare workflows of the floor")
     parser.add_argument(
         "--max-cached",
         type=int,
         default=None,
-        help="worker's max_cached_workflows (default: TESTFLOW_MAX_CACHED_WORKFLOWS or its default)",
+        help="worker's max_cached_workflows (default: TESTFLOW_MAX_CACHED_WORKFLOWS or 3000)",
     )
     parser.add_argument(
         "--result-timeout",
         type=float,
-        default=300.0,
+        default=600.0,
         help="seconds to wait for each run's result after delivery before counting it unfinished",
     )
+    parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.n, args.concurrency, args.max_cached, args.result_timeout)))
+    if args.client:
+        client_spec = json.loads(Path(args.client).read_text())
+        measured = asyncio.run(client_main(client_spec))
+        Path(client_spec["out"]).write_text(json.dumps(measured))
+        sys.exit(0)
+    sys.exit(asyncio.run(main(args)))
