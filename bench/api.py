@@ -1,11 +1,16 @@
-"""API load: start N runs concurrently through the HTTP API and read all their event streams.
+"""API load: start N runs concurrently through a real `testflow serve` and read their streams.
 
-Everything is real: `create_app` on uvicorn, SQLite index, the embedded Temporal dev server and
-an in-process worker (what `testflow serve` runs). Prints p50/p95 of the POST /runs latency,
-the floor (the same number of `engine.start` calls with no HTTP/DB in between), the ratio,
-and how many runs' streams ended with run_finished (none may be lost).
+`testflow serve` runs as a user starts it (its own process, embedded Temporal dev server,
+embedded worker, SQLite or PostgreSQL index, an API token required). This process is only the
+load: N clients each POST /runs and then read the run's SSE stream to run_finished.
 
-    python bench/api.py [--runs 100]
+Printed: p50/p95 of the POST /runs latency; the floor measured in the same run against the same
+dev server (N concurrent bare ``client.start_workflow`` of the same workflow and input, nothing
+else in between, their runs executed by the same worker); the ratio; lost runs (a stream that
+did not end with run_finished); the server's own breakdown of a start (its Server-Timing
+header: auth, parse, prepare, temporal, index).
+
+    python bench/api.py [--runs 100] [--db sqlite|postgresql] [--profile out.svg|out.txt]
 """
 
 from __future__ import annotations
@@ -13,21 +18,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from testflow.api.app import create_app  # noqa: E402
-from testflow.dsl.loader import parse_flow  # noqa: E402
-from testflow.runtime.engine import Engine  # noqa: E402
-from testflow.runtime.settings import Settings  # noqa: E402
-from tests.api.conftest import serve  # noqa: E402
+from testflow.api.db.session import Database
+from testflow.api.security import create_token
+from testflow.dsl.loader import parse_flow
+from testflow.dsl.registry import default_registry
+from testflow.runtime.engine import data_converter, kind_options
+from testflow.runtime.settings import Settings
 
 FLOW = """\
 name: bench api
@@ -37,6 +52,7 @@ steps:
   - {id: two, type: transform, set: {n: 2}}
   - {id: three, type: log, message: three}
 """
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -44,71 +60,236 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(runs: int) -> dict[str, object]:
-    home = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    settings = Settings(home=home, auth="off")
-    async with Engine(settings) as engine:
-        # Floor: the engine's own start, no HTTP, no validation cache, no index.
-        flow = parse_flow(FLOW, "bench.yaml").flow
-        floor: list[float] = []
+def ms(value: float) -> float:
+    return round(value * 1000, 1)
 
-        async def direct() -> None:
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`testflow serve` in its own process; its output is kept for the Temporal address."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "testflow", "serve", "--port", str(port)],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    async def ready(self) -> str:
+        """Waits for /readyz; returns the embedded Temporal frontend's address."""
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):
+                if self.proc.poll() is not None:
+                    raise SystemExit("serve exited:\n" + "".join(self.lines))
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        for line in self.lines:
+            if found := re.search(r"Temporal frontend: (\S+)", line):
+                return found.group(1)
+        raise SystemExit("serve printed no Temporal frontend address:\n" + "".join(self.lines))
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def floor(settings: Settings, address: str, runs: int) -> list[float]:
+    """N concurrent bare start_workflow calls of the same workflow and input (then their ends)."""
+    from temporalio.client import Client
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+    from testflow.workflows import FlowWorkflow
+    from testflow.workflows.search import FLOW as FLOW_NAME
+    from testflow.workflows.search import STATUS, TAGS
+    from testflow.workflows.types import FlowInput, RunOptions
+
+    client = await Client.connect(address, data_converter=data_converter(settings))
+    flow = parse_flow(FLOW, "bench.yaml").flow
+    base = FlowInput(
+        run_id="", flow=flow, kinds=kind_options(flow, default_registry()), options=RunOptions()
+    )
+    attrs = TypedSearchAttributes(
+        [
+            SearchAttributePair(FLOW_NAME, flow.name),
+            SearchAttributePair(STATUS, "running"),
+            SearchAttributePair(TAGS, list(flow.tags)),
+        ]
+    )
+    latencies: list[float] = []
+
+    async def one(record: bool) -> None:
+        run_id = f"run-bench-floor-{uuid.uuid4().hex[:8]}"
+        began = time.perf_counter()
+        handle = await client.start_workflow(
+            FlowWorkflow.run,
+            base.model_copy(update={"run_id": run_id}),
+            id=run_id,
+            task_queue=settings.task_queue,
+            search_attributes=attrs,
+            static_summary=f"{flow.name} (inline)",
+        )
+        if record:
+            latencies.append(time.perf_counter() - began)
+        await handle.result()
+
+    await one(False)  # warm: the client's first call, the worker's first run
+    await asyncio.gather(*(one(True) for _ in range(runs)))
+    return latencies
+
+
+def server_timing(header: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in header.split(","):
+        name, _, rest = part.strip().partition(";")
+        if found := re.search(r"dur=([\d.]+)", rest):
+            out[name] = float(found.group(1)) / 1000
+    return out
+
+
+async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=runs + 10, max_keepalive_connections=runs + 10)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=120, limits=limits
+    ) as client:
+        (await client.post("/api/v1/runs", json={"text": FLOW})).raise_for_status()  # warm
+        latencies: list[float] = []
+        spans: dict[str, list[float]] = defaultdict(list)
+        errors: list[str] = []
+
+        async def one() -> tuple[str | None, int]:
             began = time.perf_counter()
-            handle = await engine.start(flow, environ={})
-            floor.append(time.perf_counter() - began)
-            await handle.result()
-
-        await asyncio.gather(*(direct() for _ in range(runs)))
-
-        app = create_app(settings, engine=engine)
-        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=runs * 2 + 10)) as client:
-            await client.post("/api/v1/runs", json={"text": FLOW})  # warm the flow cache
-            latencies: list[float] = []
-
-            async def start() -> str:
-                began = time.perf_counter()
-                answer = await client.post("/api/v1/runs", json={"text": FLOW})
-                latencies.append(time.perf_counter() - began)
-                answer.raise_for_status()
-                return str(answer.json()["run_id"])
-
-            began = time.perf_counter()
-            ids = await asyncio.gather(*(start() for _ in range(runs)))
-            started_all = time.perf_counter() - began
-
-            async def stream(run_id: str) -> tuple[str | None, int]:
-                status, count = None, 0
-                async with client.stream("GET", f"/api/v1/runs/{run_id}/events") as answer:
-                    async for line in answer.aiter_lines():
+            answer = await client.post("/api/v1/runs", json={"text": FLOW})
+            latencies.append(time.perf_counter() - began)
+            answer.raise_for_status()
+            for name, value in server_timing(answer.headers.get("server-timing", "")).items():
+                spans[name].append(value)
+            run_id = answer.json()["run_id"]
+            status, count = None, 0
+            try:
+                async with client.stream("GET", f"/api/v1/runs/{run_id}/events") as stream:
+                    async for line in stream.aiter_lines():
                         if line.startswith("data:"):
                             event = json.loads(line[5:])
                             count += 1
                             if event["type"] == "run_finished":
                                 status = event["status"]
-                return status, count
+            except httpx.HTTPError as exc:  # a broken stream is a lost run: count it, go on
+                errors.append(f"{run_id}: {type(exc).__name__}: {exc}")
+            return status, count
 
-            streamed = await asyncio.gather(*(stream(r) for r in ids))
-            total = time.perf_counter() - began
-    finished = [s for s, _ in streamed if s is not None]
+        began = time.perf_counter()
+        ended = await asyncio.gather(*(one() for _ in range(runs)))
+        total = time.perf_counter() - began
+    finished = [s for s, _ in ended if s is not None]
     return {
-        "runs": runs,
-        "start_p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "start_p95_ms": round(pct(latencies, 0.95) * 1000, 1),
-        "floor_engine_start_p50_ms": round(statistics.median(floor) * 1000, 1),
-        "floor_engine_start_p95_ms": round(pct(floor, 0.95) * 1000, 1),
-        "p95_ratio_to_floor": round(pct(latencies, 0.95) / pct(floor, 0.95), 2),
-        "all_started_s": round(started_all, 2),
+        "latencies": latencies,
+        "spans_p95_ms": {k: ms(pct(v, 0.95)) for k, v in sorted(spans.items())},
         "all_streamed_s": round(total, 2),
         "streams_finished": len(finished),
         "passed": finished.count("passed"),
-        "lost": runs - len(finished),
-        "events_per_run": sorted({c for _, c in streamed}),
+        "events_per_run": sorted({c for _, c in ended}),
+        "stream_errors": errors[:5],
+    }
+
+
+async def prepare_db(url: str, schema: str | None) -> str:
+    db = Database(url, schema=schema)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            _row, token = await create_token(session, name="bench", role="runner")
+        return token
+    finally:
+        await db.dispose()
+
+
+async def drop_schema(schema: str) -> None:
+    from sqlalchemy import text
+
+    db = Database(PG_URL)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await db.dispose()
+
+
+async def main(runs: int, backend: str, profile: str | None) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    schema = f"bench_api_{uuid.uuid4().hex[:8]}" if backend == "postgresql" else None
+    db_url = PG_URL if schema else f"sqlite+aiosqlite:///{home / 'testflow.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTFLOW_")}
+    env |= {"TESTFLOW_HOME": str(home), "TESTFLOW_AUTH": "required"}
+    env["TESTFLOW_DATABASE_URL"] = db_url
+    if schema:
+        env["TESTFLOW_DATABASE_SCHEMA"] = schema
+    token = await prepare_db(db_url, schema)
+    server = Server(env, free_port())
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        address = await server.ready()
+        settings = Settings(home=home)
+        floor_latencies = await floor(settings, address, runs)
+        if profile:
+            spy = subprocess.Popen(
+                ["py-spy", "record", "--gil", "-p", str(server.proc.pid), "-o", profile]
+                + ([] if profile.endswith(".svg") else ["--format", "raw"]),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await asyncio.sleep(1)
+        api = await through_api(server.url, token, runs)
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        server.stop()
+        (home / "serve.log").write_text("".join(server.lines))
+        print(f"serve's output: {home / 'serve.log'}", file=sys.stderr)
+        if schema:
+            await drop_schema(schema)
+    latencies = api.pop("latencies")
+    return {
+        "runs": runs,
+        "database": backend,
+        "start_p50_ms": ms(statistics.median(latencies)),
+        "start_p95_ms": ms(pct(latencies, 0.95)),
+        "floor_start_workflow_p50_ms": ms(statistics.median(floor_latencies)),
+        "floor_start_workflow_p95_ms": ms(pct(floor_latencies, 0.95)),
+        "p95_ratio_to_floor": round(pct(latencies, 0.95) / pct(floor_latencies, 0.95), 2),
+        "lost": runs - api["streams_finished"],
+        **api,
     }
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
-    result = asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--profile", help="py-spy flame graph of serve during the API phase")
+    args = parser.parse_args()
+    result = asyncio.run(main(args.runs, args.db, args.profile))
     print(json.dumps(result, indent=2))
     sys.exit(0 if result["lost"] == 0 else 1)

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import testflow
 from testflow.api import errors
 from testflow.api.db.session import Database
-from testflow.api.deps import AppState
+from testflow.api.deps import AppState, open_spans, server_timing
 from testflow.api.metrics import Metrics
 from testflow.api.routers import (
     environments,
@@ -77,10 +77,15 @@ class RequestMetrics:
             return
         began = time.perf_counter()
         status = {"code": 500}
+        spans = open_spans()
 
         async def send_wrapper(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                if spans:
+                    spans["total"] = time.perf_counter() - began
+                    timing = server_timing(spans).encode()
+                    message["headers"] = [*message.get("headers", []), (b"server-timing", timing)]
             await send(message)
 
         try:

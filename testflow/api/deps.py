@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,34 @@ if TYPE_CHECKING:
     from testflow.api.metrics import Metrics
     from testflow.api.tracker import RunTracker
     from testflow.runtime.engine import Engine
+
+
+# Where the time of a request goes (auth, parse, temporal, index...): the RequestMetrics
+# middleware opens a dict per request and sends it back as a Server-Timing header, which
+# bench/api.py aggregates; browsers' dev tools show it too.
+_spans: ContextVar[dict[str, float] | None] = ContextVar("testflow_spans", default=None)
+
+
+@contextlib.contextmanager
+def span(name: str) -> Iterator[None]:
+    """Time a part of the current request (summed when a name repeats)."""
+    spans = _spans.get()
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        if spans is not None:
+            spans[name] = spans.get(name, 0.0) + time.perf_counter() - began
+
+
+def open_spans() -> dict[str, float]:
+    spans: dict[str, float] = {}
+    _spans.set(spans)
+    return spans
+
+
+def server_timing(spans: dict[str, float]) -> str:
+    return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in spans.items())
 
 
 @dataclass
@@ -91,14 +121,15 @@ async def principal(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Principal:
     state = app_state(request)
-    async with state.db.session() as session:
-        if credentials is not None and credentials.credentials:
-            row = await find_token(session, credentials.credentials)
-            if row is None:
-                raise Unauthorized("unknown or revoked API token")
-            return Principal(name=row.name, role=row.role, token_id=row.id)
-        if await state.auth_required(session):
-            raise Unauthorized("an API token is required: Authorization: Bearer <token>")
+    with span("auth"):
+        async with state.db.session() as session:
+            if credentials is not None and credentials.credentials:
+                row = await find_token(session, credentials.credentials)
+                if row is None:
+                    raise Unauthorized("unknown or revoked API token")
+                return Principal(name=row.name, role=row.role, token_id=row.id)
+            if await state.auth_required(session):
+                raise Unauthorized("an API token is required: Authorization: Bearer <token>")
     return Principal(name="local", role="admin")
 
 

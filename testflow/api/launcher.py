@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testflow.api.db.models import EnvironmentRow, RunRow, tag_text, utcnow
-from testflow.api.deps import AppState
+from testflow.api.deps import AppState, span
 from testflow.api.errors import Invalid
 from testflow.api.flowcache import default_filename
 from testflow.dsl.models import Connection, Environment, SecretSource
@@ -91,17 +91,19 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
     variables = dict(req.variables or {})
     known = set(variables) | (set(bundle.environment.variables) if bundle.environment else set())
     filename = req.filename or default_filename(req.text)
-    loaded = state.flows.parse(state.registry, state.library_dir, req.text, filename, known)
+    with span("parse"):
+        loaded = state.flows.parse(state.registry, state.library_dir, req.text, filename, known)
     try:
-        handle = await state.engine.start(
-            loaded.flow,
-            flow_file=loaded.path,
-            environment=bundle.environment,
-            variables=variables,
-            environ=bundle.environ,
-            webhook_base=state.webhook_base,
-            resume=req.resume,
-        )
+        with span("temporal"):
+            handle = await state.engine.start(
+                loaded.flow,
+                flow_file=loaded.path,
+                environment=bundle.environment,
+                variables=variables,
+                environ=bundle.environ,
+                webhook_base=state.webhook_base,
+                resume=req.resume,
+            )
     except ValueError as exc:  # RunPreparationError: a missing secret, an unknown kind...
         raise Invalid(f"cannot start the run: {exc}") from None
     flow = loaded.flow
@@ -122,8 +124,9 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
         text=req.text,
         variables=variables,
     )
-    session.add(row)
-    await session.commit()
+    with span("index"):
+        session.add(row)
+        await session.commit()
     if state.tracker is not None:
         state.tracker.track(handle.id)
     state.metrics.runs_started.labels(req.trigger).inc()

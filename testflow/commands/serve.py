@@ -32,6 +32,10 @@ async def serve(settings: Settings, *, worker: bool, db_file: Path | None, ui: b
         server = uvicorn.Server(config)
         where = f"http://{settings.api_host}:{settings.api_port}"
         typer.echo(f"testflow API and UI on {where} (OpenAPI {where}/api/v1/docs)")
+        if engine.env is not None and engine.client is not None:
+            # The embedded frontend's address, for `temporal --address`, a remote worker or
+            # bench/api.py's floor.
+            typer.echo(f"Temporal frontend: {engine.client.service_client.config.target_host}")
         if engine.temporal_ui_url:
             typer.echo(f"Temporal UI: {engine.temporal_ui_url}")
         await server.serve()
