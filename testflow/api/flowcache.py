@@ -37,6 +37,8 @@ class FlowCache:
             registry=registry,
             base_dir=str(base_dir),
             known_names=known,
+            # Flows on the server may reference files in its library only, never elsewhere.
+            root_dir=str(base_dir),
         )
         self._items[key] = loaded
         if len(self._items) > self.size:

@@ -35,6 +35,7 @@ from testflow.dsl.files import (
     load_suite,
 )
 from testflow.dsl.models import Environment, Flow, Suite
+from testflow.dsl.paths import escape_message, escapes
 from testflow.dsl.positions import SourceError, dump_yaml, join_path, parse_source
 from testflow.dsl.registry import StepRegistry, default_registry
 from testflow.dsl.source import (
@@ -89,13 +90,18 @@ def parse_flow(
     registry: StepRegistry | None = None,
     base_dir: str | None = None,
     known_names: Iterable[str] = (),
+    root_dir: str | None = None,
 ) -> LoadedFlow:
     """Parse and validate a flow; raise FlowValidationError with every problem found.
 
     ``known_names`` are variables supplied from outside the file (environment variables,
-    ``--var``): templates may read them without a ``context`` entry.
+    ``--var``): templates may read them without a ``context`` entry. With ``root_dir``, the
+    files the flow references (``call:`` flows, ``schema:`` files) must be inside it: a path
+    leading out of it is a "path escapes the flow library" problem and is never read (the
+    API confines stored flows to its library this way; see :mod:`testflow.dsl.paths`).
     """
-    return _FlowLoader(registry or default_registry()).parse(
+    root = Path(root_dir) if root_dir is not None else None
+    return _FlowLoader(registry or default_registry(), root).parse(
         text, filename, base_dir=base_dir, known_names=set(known_names), stack=()
     )
 
@@ -111,8 +117,9 @@ def load_flow(
 
 
 class _FlowLoader:
-    def __init__(self, registry: StepRegistry) -> None:
+    def __init__(self, registry: StepRegistry, root: Path | None = None) -> None:
         self.registry = registry
+        self.root = root
 
     def parse(
         self,
@@ -151,7 +158,7 @@ class _FlowLoader:
         self, source: Source, data: dict[str, Any], base: Path, known: set[str]
     ) -> dict[str, Any]:
         """Every check that does not need the sub-flows; returns data with schemas inlined."""
-        data = _inline_schemas(source, data, base)
+        data = _inline_schemas(source, data, base, self.root)
         try:
             Flow.model_validate(data)
         except ValidationError as exc:
@@ -187,6 +194,9 @@ class _FlowLoader:
             if step.data.get("type") != "call" or not isinstance(target, str):
                 continue
             path = join_path(step.path, "flow")
+            if escapes(base, target, self.root):
+                source.add(Problem(path, "value", escape_message(target)))
+                continue
             full = (base / target).resolve()
             if str(full) in stack:
                 chain = " -> ".join(Path(p).name for p in (*stack, str(full)))
@@ -225,7 +235,9 @@ def _identity(filename: str) -> str:
     return str(Path(filename).resolve()) if not filename.startswith("<") else filename
 
 
-def _inline_schemas(source: Source, data: dict[str, Any], base: Path) -> dict[str, Any]:
+def _inline_schemas(
+    source: Source, data: dict[str, Any], base: Path, root: Path | None
+) -> dict[str, Any]:
     """Replace ``schema: file.json`` in assertions by the file's content (read relative to the flow)."""
     tree = checks.step_tree(data)
     for step in (s for steps in tree.values() for s in checks.walk(steps)):
@@ -234,14 +246,23 @@ def _inline_schemas(source: Source, data: dict[str, Any], base: Path) -> dict[st
             continue
         apath = join_path(step.path, "assert")
         for key, value in list(spec.items()):
-            if key == "schema" and _is_schema_file(value):
-                spec[key] = _read_schema(source, base, value, join_path(apath, key), spec[key])
-            elif isinstance(value, dict) and _is_schema_file(value.get("schema")):
+            if key == "schema":
+                spec[key] = _schema(source, base, root, value, join_path(apath, key))
+            elif isinstance(value, dict) and "schema" in value:
                 vpath = join_path(join_path(apath, key), "schema")
-                value["schema"] = _read_schema(
-                    source, base, value["schema"], vpath, value["schema"]
-                )
+                value["schema"] = _schema(source, base, root, value["schema"], vpath)
     return data
+
+
+def _schema(source: Source, base: Path, root: Path | None, value: Any, path: str) -> Any:
+    """A ``schema`` value: a file's content for ``*.json``; any other path that leads out of
+    ``root`` is refused, whatever its extension (``/etc/passwd`` too)."""
+    if not isinstance(value, str) or "{{" in value:
+        return value
+    if escapes(base, value, root):
+        source.add(Problem(path, "value", escape_message(value)))
+        return value
+    return _read_schema(source, base, value, path, value) if _is_schema_file(value) else value
 
 
 def _is_schema_file(value: Any) -> bool:
