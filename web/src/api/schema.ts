@@ -365,7 +365,9 @@ export interface paths {
         put?: never;
         /**
          * Rerun
-         * @description Start the same flow text with the same environment and variables again.
+         * @description Start the same flow text with the same environment and variables again; with
+         *     ``from_step``, start at that failed top-level step with the earlier run's context (the
+         *     steps before it are reported as skipped, reused). 409 when that is not possible.
          */
         post: operations["rerunRun"];
         delete?: never;
@@ -1005,9 +1007,16 @@ export interface components {
         RerunRequest: {
             /**
              * From Step
-             * @description Re-run from this top-level step id.
+             * @description Re-run from this failed top-level step: the steps before it are not executed again (reported as skipped, reused from the earlier run, whose variables and extracted values the new run starts with); setup and teardown run again.
              */
             from_step?: string | null;
+            /**
+             * Vars
+             * @description Variables to change for the re-run (over the earlier run's variables).
+             */
+            vars?: {
+                [key: string]: unknown;
+            };
         };
         /**
          * RunResult
