@@ -115,6 +115,7 @@ class FlowVersionText(FlowVersionOut):
 
 class SuiteIn(In):
     name: str = Name
+    description: str | None = Field(None, max_length=2000)
     flow_ids: list[str] = Field(min_length=1, max_length=1000)
     tags: list[str] = Field(default_factory=list)
     environment: str | None = None
@@ -124,6 +125,7 @@ class SuiteIn(In):
 class SuiteOut(BaseModel):
     id: str
     name: str
+    description: str | None = None
     flow_ids: list[str]
     tags: list[str]
     environment: str | None

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from testflow.api.db.models import EnvironmentRow, utcnow
+from testflow.api.db.models import EnvironmentRow, SuiteRow, utcnow
 from testflow.api.deps import AppState, Principal, app_state, db_session, require
 from testflow.api.errors import Conflict, Invalid, NotFound
 from testflow.api.schemas import EnvironmentIn, EnvironmentOut
@@ -123,12 +123,14 @@ async def update_environment(
     session: AsyncSession = Depends(db_session),
     _: Principal = Depends(require("admin")),
 ) -> EnvironmentOut:
-    """Replace an environment (secrets: null or '***' keeps a stored value)."""
-    if body.name is not None and body.name != name:
-        raise Invalid(
-            f"the body names {body.name!r} but the path {name!r}; renaming is not supported"
-        )
+    """Replace an environment (secrets: null or '***' keeps a stored value).
+
+    A ``name`` other than the path's renames it (409 when that name is taken). Its sealed
+    secrets move as they are, and suites that run in it follow the new name; runs and
+    schedules keep the name they recorded (a schedule holds a snapshot of the environment)."""
     row = await _row(session, name)
+    if body.name is not None and body.name != name:
+        await _rename(session, row, body.name)
     row.description = body.description
     row.variables = body.variables
     row.secrets = _secrets(state, body.secrets, row.secrets)
@@ -136,6 +138,31 @@ async def update_environment(
     row.updated_at = utcnow()
     await session.commit()
     return env_out(row)
+
+
+async def _rename(session: AsyncSession, row: EnvironmentRow, new: str) -> None:
+    if await session.get(EnvironmentRow, new) is not None:
+        raise Conflict(
+            f"environment {new!r} exists; choose another name",
+            [
+                {
+                    "path": "name",
+                    "line": None,
+                    "col": None,
+                    "message": f"{new!r} is taken",
+                    "hint": None,
+                    "severity": "error",
+                }
+            ],
+        )
+    old = row.name
+    # The primary key changes in place (UPDATE ... SET name): the ciphertexts are not
+    # re-sealed, since the secret box binds no name to them. A concurrent create of the same
+    # name makes the commit fail with an IntegrityError, which the API answers with 409.
+    row.name = new
+    await session.execute(
+        update(SuiteRow).where(SuiteRow.environment == old).values(environment=new)
+    )
 
 
 @router.delete("/{name}", operation_id="deleteEnvironment", status_code=204)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from testflow.api.db.models import FlowRow, SuiteRow, utcnow
+from testflow.api.db.models import EnvironmentRow, FlowRow, SuiteRow, utcnow
 from testflow.api.deps import Principal, db_session, require
 from testflow.api.errors import Invalid, NotFound
 from testflow.api.launcher import new_id
@@ -19,6 +21,7 @@ def suite_out(row: SuiteRow) -> SuiteOut:
     return SuiteOut(
         id=row.id,
         name=row.name,
+        description=row.description,
         flow_ids=row.flow_ids,
         tags=row.tags,
         environment=row.environment,
@@ -33,24 +36,33 @@ async def suite_row(session: AsyncSession, suite_id: str) -> SuiteRow:
     return row
 
 
-async def _check_flows(session: AsyncSession, flow_ids: list[str]) -> None:
+def _problem(path: str, message: str) -> dict[str, Any]:
+    return {
+        "path": path,
+        "line": None,
+        "col": None,
+        "message": message,
+        "hint": None,
+        "severity": "error",
+    }
+
+
+async def _check(session: AsyncSession, body: SuiteIn) -> None:
+    """422 with the JSON path of each unknown flow and of an unknown environment: the UI
+    shows each beside its field (a flow or environment may be deleted while a suite is edited)."""
+    flow_ids = body.flow_ids
     found = set(
         (await session.execute(select(FlowRow.id).where(FlowRow.id.in_(flow_ids)))).scalars()
     )
-    missing = [f for f in flow_ids if f not in found]
-    if missing:
-        errors = [
-            {
-                "path": f"flow_ids[{flow_ids.index(m)}]",
-                "line": None,
-                "col": None,
-                "message": f"flow {m!r} does not exist",
-                "hint": None,
-                "severity": "error",
-            }
-            for m in missing
-        ]
-        raise Invalid(f"unknown flow(s): {', '.join(missing)}", errors)
+    errors = [
+        _problem(f"flow_ids[{i}]", f"flow {f!r} does not exist")
+        for i, f in enumerate(flow_ids)
+        if f not in found
+    ]
+    if body.environment and await session.get(EnvironmentRow, body.environment) is None:
+        errors.append(_problem("environment", f"environment {body.environment!r} does not exist"))
+    if errors:
+        raise Invalid(f"the suite has {len(errors)} problem(s): {errors[0]['message']}", errors)
 
 
 @router.get("", operation_id="listSuites", response_model=list[SuiteOut])
@@ -67,7 +79,7 @@ async def create_suite(
     session: AsyncSession = Depends(db_session),
     _: Principal = Depends(require("runner")),
 ) -> SuiteOut:
-    await _check_flows(session, body.flow_ids)
+    await _check(session, body)
     row = SuiteRow(id=new_id(), **body.model_dump(), created_at=utcnow(), updated_at=utcnow())
     session.add(row)
     await session.commit()
@@ -91,7 +103,7 @@ async def update_suite(
     _: Principal = Depends(require("runner")),
 ) -> SuiteOut:
     row = await suite_row(session, suite_id)
-    await _check_flows(session, body.flow_ids)
+    await _check(session, body)
     for key, value in body.model_dump().items():
         setattr(row, key, value)
     row.updated_at = utcnow()
