@@ -15,6 +15,7 @@ import { StepDetail } from "./StepDetail";
 import { Timeline } from "./Timeline";
 import { buildTimeline, formatMs } from "./timeline";
 import { ReportLink } from "./ReportLink";
+import { rerunFrom } from "./rerun";
 import { useRun } from "./useRun";
 
 type Tab = "graph" | "timeline" | "context" | "logs";
@@ -43,6 +44,8 @@ export function RunScreen() {
   const records = useMemo(() => [...view.steps.values()], [view]);
   const selected = selectedKey ? view.steps.get(selectedKey) : undefined;
   const running = view.status === "running";
+  // A failed step of a finished run: offer to re-run from it (or its top-level step).
+  const rerunStep = source ? rerunFrom(selected, !running) : undefined;
 
   const selectNode = (nodeId: string | undefined) => {
     const node = graph?.nodes.find((n) => n.id === nodeId);
@@ -52,13 +55,14 @@ export function RunScreen() {
     if (match) setSelectedKey(match.key);
   };
 
-  const act = async (what: "cancel" | "rerun") => {
+  const act = async (what: "cancel" | "rerun", fromStep?: string) => {
     setActionError(undefined);
     try {
       if (what === "cancel") {
         await call(http.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: runId } } }), "cancelling the run");
       } else {
-        const started = await call(http.POST("/api/v1/runs/{run_id}/rerun", { params: { path: { run_id: runId } }, body: {} }), "re-running");
+        const body = fromStep ? { from_step: fromStep } : {};
+        const started = await call(http.POST("/api/v1/runs/{run_id}/rerun", { params: { path: { run_id: runId } }, body }), "re-running");
         navigate(`/runs/${encodeURIComponent(started.run_id)}`);
       }
     } catch (e) {
@@ -195,6 +199,17 @@ export function RunScreen() {
           ) : null}
         </div>
         <aside className="run-side" aria-label="Step detail">
+          {selected && rerunStep ? (
+            <button
+              type="button"
+              className="btn"
+              data-testid="rerun-from"
+              title="Run the flow again from this step: the steps before it are reused from this run, setup and teardown run again"
+              onClick={() => void act("rerun", rerunStep)}
+            >
+              {rerunStep === selected.key ? "Re-run from here" : `Re-run from ${rerunStep}`}
+            </button>
+          ) : null}
           {selected ? (
             <StepDetail runId={runId} record={selected} status={recordStatus(view, selected.key) ?? selected.status} />
           ) : (
