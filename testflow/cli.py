@@ -2,21 +2,86 @@
 
 Each module of :mod:`testflow.commands` adds its commands with a ``register(app)`` function,
 so a command lives next to the code it drives and this file stays a composition root.
+
+Modules are imported when their command runs, not when the CLI starts: ``testflow run``
+does not pay for the API server, the docs renderer or the plugin manager (a cold
+``testflow run`` has a 1.5 s budget, dev server included). ``testflow --help`` imports them all.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
 
 import typer
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:  # typer's own copy of click (the `click` package is another one)
+    from typer._click import Command, Context
 
 import testflow
 from testflow import commands
 
+# Which module of testflow.commands registers each command, so that running one imports one
+# module. A command missing here is still found (by importing every module);
+# tests/runtime/test_cli_lazy.py keeps the table exact.
+COMMAND_MODULES = {
+    "codec-server": "codec_server",
+    "demo": "demo",
+    "docs": "docs",
+    "export": "transfer",
+    "import": "transfer",
+    "mock": "mock",
+    "plugins": "plugins",
+    "report": "report",
+    "run": "run",
+    "runs": "runs",
+    "schema": "schema",
+    "serve": "serve",
+    "tokens": "tokens",
+    "validate": "validate",
+    "worker": "worker",
+}
+
+
+@functools.cache
+def module_commands(module: str) -> dict[str, Command]:
+    """The click commands one module of testflow.commands registers."""
+    imported = importlib.import_module(f"{commands.__name__}.{module}")
+    register = getattr(imported, "register", None)
+    if register is None:
+        return {}
+    holder = typer.Typer()
+    register(holder)
+    return dict(typer.main.get_group(holder).commands)
+
+
+def all_commands() -> dict[str, Command]:
+    found: dict[str, Command] = {}
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        found.update(module_commands(info.name))
+    return found
+
+
+class _LazyCommands(TyperGroup):
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *all_commands()})
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMAND_MODULES:
+            command = module_commands(COMMAND_MODULES[cmd_name]).get(cmd_name)
+        if command is None:
+            command = all_commands().get(cmd_name)
+        return command
+
+
 app = typer.Typer(
     name="testflow",
     help="Durable end-to-end tests for B2B integrations, run as Temporal workflows.",
+    cls=_LazyCommands,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -36,17 +101,6 @@ def _root(
     ),
 ) -> None:
     """testflow runs flows (YAML/JSON) as durable Temporal workflows."""
-
-
-def _register_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
-
-
-_register_commands()
 
 
 def main() -> None:

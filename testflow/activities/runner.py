@@ -19,6 +19,7 @@ import random
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -33,12 +34,13 @@ from testflow.dsl.masking import mask
 from testflow.dsl.registry import StepKind, StepRegistry
 from testflow.dsl.results import AssertionOutcome, AttemptRecord, StepError, StepOutcome
 from testflow.dsl.templating import Renderer, TemplateError, TemplateRuntime
-from testflow.runtime.artifacts import ArtifactStore
+from testflow.runtime.artifacts import ArtifactStore, flush_writes
 from testflow.runtime.metrics import record_step
 from testflow.workflows.types import StepInput
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+_RENDERERS = 64
 
 
 def load_executor(kind: StepKind) -> Executor:
@@ -68,6 +70,23 @@ class StepRunner:
         self.preview_bytes = preview_bytes
         self.worker_id = WORKER_ID
         self._executors: dict[str, Executor] = {}
+        self._renderers: OrderedDict[tuple[tuple[str, str], ...], Renderer] = OrderedDict()
+
+    def _renderer(self, env: dict[str, str]) -> Renderer:
+        """A renderer per environment snapshot, reused across steps: building one (a seeded
+        random source, the fake-data providers) cost more than a quick step's assertions."""
+        key = tuple(sorted(env.items()))
+        renderer = self._renderers.get(key)
+        if renderer is None:
+            runtime = TemplateRuntime(
+                rng=random.Random(), clock=lambda: datetime.now(UTC), uuid4=uuid.uuid4, env=env
+            )
+            renderer = self._renderers[key] = Renderer(runtime)
+            while len(self._renderers) > _RENDERERS:
+                self._renderers.popitem(last=False)
+        else:
+            self._renderers.move_to_end(key)
+        return renderer
 
     def activities(self) -> list[Callable[..., Any]]:
         """One activity function per kind that has an executor."""
@@ -116,11 +135,7 @@ class StepRunner:
             secret_values=tuple(step.secret_values),
             kind=kind.name,
         )
-        renderer = Renderer(
-            TemplateRuntime(
-                rng=random.Random(), clock=lambda: datetime.now(UTC), uuid4=uuid.uuid4, env=step.env
-            )
-        )
+        renderer = self._renderer(step.env)
         output = Output()
         outcomes: list[AssertionOutcome] = []
         extracted: dict[str, Any] = {}
@@ -130,9 +145,9 @@ class StepRunner:
             config = kind.parse_config(step.config)
             while True:
                 tries += 1
-                output = await asyncio.wait_for(
-                    executor(config, ctx), timeout=max(0.001, ctx.remaining()) + 0.5
-                )
+                # asyncio.timeout, not wait_for: wait_for wraps the executor in a new task.
+                async with asyncio.timeout(max(0.001, ctx.remaining()) + 0.5):
+                    output = await executor(config, ctx)
                 ctx.logs.extend(output.logs)
                 outcomes = self._assert(step, output, renderer)
                 if step.poll is None or all(o.passed for o in outcomes):
@@ -179,10 +194,15 @@ class StepRunner:
         finished = datetime.now(UTC)
         # Executors add what they learn to be secret (OAuth2 tokens, auth-plugin headers).
         secrets = list(dict.fromkeys([*step.secret_values, *ctx.secret_values]))
+
+        def masked(value: Any) -> Any:
+            # Walking every response for nothing to hide cost more than the step's assertions.
+            return mask(value, secrets) if secrets else value
+
         detail = self.store.put_json(
             step.run_id,
             f"{step.step_key}.json",
-            mask(
+            masked(
                 {
                     "step_key": step.step_key,
                     "kind": kind.name,
@@ -191,37 +211,40 @@ class StepRunner:
                     "response": output.response,
                     "fields": output.fields,
                     "logs": [line.model_dump(mode="json") for line in ctx.logs],
-                },
-                secrets,
+                }
             ),
         )
+        if not info.is_local:
+            # A regular activity's step may be followed by a worker crash; its detail must be
+            # on disk before Temporal records the step (local steps write in the background).
+            await asyncio.to_thread(flush_writes)
         status = (
             "passed"
             if error is None
             else ("failed" if error.type == "AssertionFailed" else "error")
         )
         outcome = StepOutcome(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             started_at=started,
             finished_at=finished,
             duration_ms=(time.monotonic() - t0) * 1000,
             attempts=info.attempt if step.poll is None else tries,
             extracted=extracted,
-            assertions=mask(outcomes, secrets) if secrets else outcomes,
-            error=mask(error, secrets) if error and secrets else error,
-            summary=mask(output.summary or (error.message if error else ""), secrets),
+            assertions=masked(outcomes),
+            error=masked(error),
+            summary=masked(output.summary or (error.message if error else "")),
             detail=detail,
-            preview=mask(
+            preview=masked(
                 {
                     "request": _preview(output.request, self.preview_bytes),
                     "response": _preview(output.response, self.preview_bytes),
-                },
-                secrets,
+                }
             ),
             logs=[
-                line.model_copy(update={"message": mask(line.message, secrets)})
-                for line in ctx.logs[-50:]
-            ],
+                line.model_copy(update={"message": masked(line.message)}) for line in ctx.logs[-50:]
+            ]
+            if secrets
+            else ctx.logs[-50:],
             attempt_errors=self._attempt_errors(step, info.attempt, error, secrets),
             worker=self.worker_id,
         )

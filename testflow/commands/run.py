@@ -6,6 +6,7 @@ Heavy imports happen when the command runs, so ``testflow --help`` and other com
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import typer
@@ -61,6 +62,12 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print step starts."),
     ) -> None:
         """Run flows as durable Temporal workflows, with live progress and reports."""
+        if server is None and temporal is None and not os.environ.get("TESTFLOW_TEMPORAL_ADDRESS"):
+            # The embedded Temporal boots (~0.5 s, another process) while the rest of testflow
+            # imports (as long again): the engine adopts it (testflow/runtime/devserver.py).
+            from testflow.runtime.devserver import prestart
+
+            prestart(ui=ui)
         from rich.console import Console
 
         from testflow.reporting.writer import parse_formats

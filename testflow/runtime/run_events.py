@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -56,11 +57,13 @@ async def iter_events(
     since: int = 0,
     poll_interval: float = 0.3,
     attempts: int = 4,
+    wake: asyncio.Future[Any] | None = None,
 ) -> AsyncIterator[RunEvent]:
     """The run's events as they happen, until the run is over.
 
     Polling backs off while nothing happens (a run waiting an hour for a webhook is asked about
-    once a second, not five times) and is prompt again as soon as events flow.
+    once a second, not five times) and is prompt again as soon as events flow. ``wake`` (the
+    run's result, say) cuts the next wait short when it completes.
     """
     delay = poll_interval
     while True:
@@ -73,5 +76,8 @@ async def iter_events(
         if page.events:
             delay = poll_interval
         else:
-            await asyncio.sleep(delay)
+            if wake is not None and not wake.done():
+                await asyncio.wait([wake], timeout=delay)
+            else:
+                await asyncio.sleep(delay)
             delay = min(delay * 1.5, MAX_POLL_INTERVAL)

@@ -9,6 +9,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import testflow
 from testflow.activities.runner import StepRunner
 from testflow.dsl.registry import StepRegistry
 from testflow.runtime.artifacts import open_store
@@ -56,6 +57,8 @@ def build_worker(
     return Worker(
         client,
         deployment_config=deployment,
+        # Without one the SDK hashes the bytecode of every loaded module (0.1-1 s at start-up).
+        build_id=None if deployment else f"testflow-{testflow.__version__}",
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=runner.activities(),
