@@ -2,7 +2,7 @@
 
 `testflow serve` runs as a user starts it (its own process, embedded Temporal dev server,
 embedded worker, SQLite or PostgreSQL index, an API token required). This process is only the
-load: N clients each POST /runs and then read the run's SSE stream to run_finished.
+load: N clients each POST /runs (a stored flow, by id) and then read the run's SSE stream to run_finished.
 
 Printed: p50/p95 of the POST /runs latency; the floor measured in the same run against the same
 dev server (N concurrent bare ``client.start_workflow`` of the same workflow and input, nothing
@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from testflow.api.db.session import Database
 from testflow.api.security import create_token
@@ -78,6 +79,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "testflow", "serve", "--port", str(port)],
             env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=ROOT,  # this tree's testflow, also when another checkout is installed
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -107,13 +109,21 @@ class Server:
                 return found.group(1)
         raise SystemExit("serve printed no Temporal frontend address:\n" + "".join(self.lines))
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """SIGINT, as a user stops it; returns (and kills) the children it left behind."""
+        children = descendants(self.proc.pid)
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        left = []
+        for pid, name in children.items():
+            if Path(f"/proc/{pid}").exists():
+                left.append(name)
+                os.kill(pid, signal.SIGKILL)
+        return left
 
 
 async def floor(settings: Settings, address: str, runs: int) -> list[float]:
@@ -160,6 +170,30 @@ async def floor(settings: Settings, address: str, runs: int) -> list[float]:
     return latencies
 
 
+def descendants(pid: int) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            out[int(child)] = "worker" if b"worker_main" in cmd else cmd.split()[0].decode()
+            out |= descendants(int(child))
+    return out
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of ``pid`` and its children, by name: the load-independent cost
+    of a phase (other test runs on the machine skew latencies)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for p, name in {pid: "serve", **descendants(pid)}.items():
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def server_timing(header: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in header.split(","):
@@ -175,14 +209,21 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
     async with httpx.AsyncClient(
         base_url=url, headers=headers, timeout=120, limits=limits
     ) as client:
-        (await client.post("/api/v1/runs", json={"text": FLOW})).raise_for_status()  # warm
+        # A stored flow, started by id: what the UI does (the index row of the flow is read).
+        stored = await client.post("/api/v1/flows", json={"text": FLOW})
+        stored.raise_for_status()
+        body = {"flow_id": stored.json()["id"]}
+        (await client.post("/api/v1/runs", json=body)).raise_for_status()  # warm
+        # One open connection per client, as the floor's client has its channel: the load
+        # generator's TCP handshakes are not the server's start latency.
+        await asyncio.gather(*(client.get("/healthz") for _ in range(runs)))
         latencies: list[float] = []
         spans: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
 
         async def one() -> tuple[str | None, int]:
             began = time.perf_counter()
-            answer = await client.post("/api/v1/runs", json={"text": FLOW})
+            answer = await client.post("/api/v1/runs", json=body)
             latencies.append(time.perf_counter() - began)
             answer.raise_for_status()
             for name, value in server_timing(answer.headers.get("server-timing", "")).items():
@@ -191,6 +232,10 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
             status, count = None, 0
             try:
                 async with client.stream("GET", f"/api/v1/runs/{run_id}/events") as stream:
+                    if stream.status_code != 200:
+                        text = (await stream.aread())[:120].decode(errors="replace")
+                        errors.append(f"{run_id}: HTTP {stream.status_code} {text}")
+                        return None, 0
                     async for line in stream.aiter_lines():
                         if line.startswith("data:"):
                             event = json.loads(line[5:])
@@ -199,6 +244,9 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
                                 status = event["status"]
             except httpx.HTTPError as exc:  # a broken stream is a lost run: count it, go on
                 errors.append(f"{run_id}: {type(exc).__name__}: {exc}")
+            else:
+                if status is None:
+                    errors.append(f"{run_id}: the stream ended after {count} events")
             return status, count
 
         began = time.perf_counter()
@@ -260,12 +308,15 @@ async def main(runs: int, backend: str, profile: str | None) -> dict[str, Any]:
                 stderr=subprocess.DEVNULL,
             )
             await asyncio.sleep(1)
+        cpu_before = cpu_seconds(server.proc.pid)
         api = await through_api(server.url, token, runs)
+        cpu_after = cpu_seconds(server.proc.pid)
+        api["cpu_s"] = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in cpu_after.items()}
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
-        server.stop()
+        leaked = server.stop()
         (home / "serve.log").write_text("".join(server.lines))
         print(f"serve's output: {home / 'serve.log'}", file=sys.stderr)
         if schema:
@@ -280,6 +331,7 @@ async def main(runs: int, backend: str, profile: str | None) -> dict[str, Any]:
         "floor_start_workflow_p95_ms": ms(pct(floor_latencies, 0.95)),
         "p95_ratio_to_floor": round(pct(latencies, 0.95) / pct(floor_latencies, 0.95), 2),
         "lost": runs - api["streams_finished"],
+        "children_left_after_sigint": leaked,
         **api,
     }
 

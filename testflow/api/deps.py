@@ -18,12 +18,20 @@ from temporalio.client import Client
 from testflow.api.db.session import Database
 from testflow.api.errors import Forbidden, Unauthorized, Unavailable
 from testflow.api.flowcache import FlowCache
-from testflow.api.security import Role, SecretBox, count_tokens, find_token, role_allows
+from testflow.api.security import (
+    Role,
+    SecretBox,
+    TokenCache,
+    count_tokens,
+    find_token,
+    role_allows,
+)
 from testflow.dsl.registry import StepRegistry
 from testflow.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from testflow.api.metrics import Metrics
+    from testflow.api.runstate import RunFeeds
     from testflow.api.tracker import RunTracker
     from testflow.runtime.engine import Engine
 
@@ -67,8 +75,10 @@ class AppState:
     metrics: Metrics
     engine: Engine | None = None
     tracker: RunTracker | None = None
+    feeds: RunFeeds | None = None
     flows: FlowCache = field(default_factory=FlowCache)
     webhook_base: str | None = None
+    tokens: TokenCache = field(default_factory=TokenCache)
     _token_count: tuple[float, int] = field(default=(0.0, -1))
 
     @property
@@ -83,7 +93,9 @@ class AppState:
         return self.engine.client
 
     def forget_token_count(self) -> None:
+        """Tokens changed (created or revoked here): count again, verify again."""
         self._token_count = (0.0, -1)
+        self.tokens.clear()
 
     async def auth_required(self, session: AsyncSession) -> bool:
         mode = self.settings.auth
@@ -122,11 +134,16 @@ async def principal(
 ) -> Principal:
     state = app_state(request)
     with span("auth"):
+        token = credentials.credentials if credentials is not None else ""
+        if token and (known := state.tokens.get(token)) is not None:
+            token_id, name, role = known
+            return Principal(name=name, role=role, token_id=token_id)
         async with state.db.session() as session:
-            if credentials is not None and credentials.credentials:
-                row = await find_token(session, credentials.credentials)
+            if token:
+                row = await find_token(session, token)
                 if row is None:
                     raise Unauthorized("unknown or revoked API token")
+                state.tokens.put(token, row)
                 return Principal(name=row.name, role=row.role, token_id=row.id)
             if await state.auth_required(session):
                 raise Unauthorized("an API token is required: Authorization: Bearer <token>")

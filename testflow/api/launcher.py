@@ -7,6 +7,7 @@ codec), then the engine starts the workflow and the run index gets its row.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ class StartRequest:
 async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -> RunRow:
     """Validate, start the workflow, index it and follow it; returns the index row."""
     begun = time.perf_counter()
-    if state.engine is None:
+    engine = state.engine
+    if engine is None:
         raise Invalid("this server has no Temporal connection")
     bundle = await load_environment(state, session, req.environment)
     variables = dict(req.variables or {})
@@ -93,22 +95,14 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
     filename = req.filename or default_filename(req.text)
     with span("parse"):
         loaded = state.flows.parse(state.registry, state.library_dir, req.text, filename, known)
-    try:
-        with span("temporal"):
-            handle = await state.engine.start(
-                loaded.flow,
-                flow_file=loaded.path,
-                environment=bundle.environment,
-                variables=variables,
-                environ=bundle.environ,
-                webhook_base=state.webhook_base,
-                resume=req.resume,
-            )
-    except ValueError as exc:  # RunPreparationError: a missing secret, an unknown kind...
-        raise Invalid(f"cannot start the run: {exc}") from None
+    # End the read transaction (environment, stored flow): no pooled connection is held while
+    # Temporal starts the run (100 concurrent starts of stored flows waited for the pool).
+    await session.commit()
+    from testflow.runtime.engine import new_run_id  # loaded with the engine already
+
     flow = loaded.flow
     row = RunRow(
-        run_id=handle.id,
+        run_id=new_run_id(flow.name),
         flow_id=req.flow_id,
         flow_version=req.flow_version,
         flow_name=flow.name,
@@ -124,14 +118,50 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
         text=req.text,
         variables=variables,
     )
-    with span("index"):
-        session.add(row)
-        await session.commit()
+
+    async def start() -> Any:
+        with span("temporal"):
+            return await engine.start(
+                flow,
+                flow_file=loaded.path,
+                environment=bundle.environment,
+                variables=variables,
+                environ=bundle.environ,
+                webhook_base=state.webhook_base,
+                resume=req.resume,
+                run_id=row.run_id,
+            )
+
+    async def index() -> None:
+        with span("index"):
+            await state.db.add(row)  # committed with the other starts of the moment
+
+    # Both are durable before the 202 (the run in Temporal, its row in the index); together
+    # they take the longer of the two, not the sum.
+    outcome: tuple[Any, BaseException | None] = await asyncio.gather(
+        start(), index(), return_exceptions=True
+    )
+    handle, indexed = outcome
+    if isinstance(handle, BaseException):
+        if not isinstance(indexed, BaseException):
+            await _forget(state, row.run_id)
+        if isinstance(handle, ValueError):  # RunPreparationError: a missing secret, a kind...
+            raise Invalid(f"cannot start the run: {handle}") from None
+        raise handle
+    if isinstance(indexed, BaseException):
+        raise indexed
     if state.tracker is not None:
         state.tracker.track(handle.id)
     state.metrics.runs_started.labels(req.trigger).inc()
     state.metrics.start_seconds.observe(time.perf_counter() - begun)
     return row
+
+
+async def _forget(state: AppState, run_id: str) -> None:
+    """Remove the index row of a run Temporal did not start."""
+    from sqlalchemy import delete
+
+    await state.db.write(lambda s: s.execute(delete(RunRow).where(RunRow.run_id == run_id)))
 
 
 def new_id() -> str:

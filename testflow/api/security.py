@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -65,6 +66,34 @@ async def find_token(session: AsyncSession, token: str) -> ApiToken | None:
         )
         await session.commit()
     return row
+
+
+class TokenCache:
+    """Tokens verified in the last few seconds, by hash: a burst of requests with one token costs
+    one lookup and one ``last_used_at`` write, not one each (on SQLite every such write took
+    the database's single write lock). Unknown tokens are never cached. A token revoked through
+    this server is dropped at once (:meth:`clear`); one revoked elsewhere (the CLI, another
+    replica) keeps working here for at most ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 1024) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: dict[str, tuple[float, str, str, str]] = {}
+
+    def get(self, token: str) -> tuple[str, str, str] | None:
+        """(id, name, role) of a recently verified token."""
+        hit = self._items.get(hash_token(token))
+        if hit is None or time.monotonic() > hit[0]:
+            return None
+        return hit[1], hit[2], hit[3]
+
+    def put(self, token: str, row: ApiToken) -> None:
+        if len(self._items) >= self.size:
+            self._items.clear()  # bounded; a refill costs one lookup per token
+        self._items[hash_token(token)] = (time.monotonic() + self.ttl, row.id, row.name, row.role)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 async def count_tokens(session: AsyncSession) -> int:

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from testflow.api.db.models import RunRow
-from testflow.dsl.results import RunResult
+from testflow.dsl.results import RunEvent, RunResult
 
 if TYPE_CHECKING:
     from testflow.api.deps import AppState
@@ -56,10 +56,14 @@ class RunTracker:
     async def _follow(self, run_id: str) -> None:
         handle = self.state.client.get_workflow_handle(run_id, result_type=RunResult)
         values: dict[str, Any]
+        events: list[RunEvent] | None = None
         try:
             result = await handle.result()
             values = summary_values(result)
-            values["events"] = await self._events(run_id)
+            events = await self._events(run_id)
+            values["events"] = (
+                None if events is None else [e.model_dump(mode="json") for e in events]
+            )
         except WorkflowFailureError as exc:
             # Terminated or failed outside the interpreter's own error handling.
             values = {"status": "error", "finished_at": datetime.now(UTC)}
@@ -70,8 +74,10 @@ class RunTracker:
             values = {"status": "error", "finished_at": datetime.now(UTC)}
             log.warning("run %s is not known to Temporal any more", run_id)
         await self.store(run_id, values)
+        if self.state.feeds is not None:  # the run's live streams end with these events
+            self.state.feeds.finished(run_id, events, values["status"])
 
-    async def _events(self, run_id: str) -> list[Any] | None:
+    async def _events(self, run_id: str) -> list[RunEvent] | None:
         """The finished run's events, kept so SSE replays them with their ids after retention."""
         from testflow.api.runstate import query_events
 
@@ -80,13 +86,15 @@ class RunTracker:
         except Exception as exc:  # the stream falls back to events rebuilt from the result
             log.warning("could not read the events of run %s: %s", run_id, exc)
             return None
-        return [e.model_dump(mode="json") for e in events]
+        return events
 
     async def store(self, run_id: str, values: dict[str, Any]) -> None:
         self.state.metrics.runs_finished.labels(values["status"]).inc()
-        async with self.state.db.session() as session:
-            await session.execute(update(RunRow).where(RunRow.run_id == run_id).values(**values))
-            await session.commit()
+        await self.state.db.write(
+            lambda session: session.execute(
+                update(RunRow).where(RunRow.run_id == run_id).values(**values)
+            )
+        )
 
     async def resume(self) -> None:
         """Follow the runs the index still calls running (after a restart)."""

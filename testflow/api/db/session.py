@@ -7,7 +7,8 @@ connection's ``search_path``, so Alembic's version table lives there too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._group = _GroupCommit(self.sessions)
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,8 +72,68 @@ class Database:
         async with self.sessions() as session:
             yield session
 
+    async def write(self, op: Callable[[AsyncSession], Awaitable[object]]) -> None:
+        """Run ``op`` in a transaction and commit it before returning (group commit).
+
+        For the hot writes (a run's index row at its start, its summary at its end): the writes
+        that arrive while a commit is under way wait and then go together in the next one. 100
+        concurrent starts made 100 commits, one after another on SQLite's single write lock,
+        each several hops to the driver's thread; now a few. A failing batch is retried one
+        write at a time, so only the failing write fails.
+        """
+        await self._group.submit(op)
+
+    async def add(self, *rows: object) -> None:
+        """Insert ``rows`` and commit (see :meth:`write`)."""
+
+        async def insert(session: AsyncSession) -> None:
+            session.add_all(rows)
+
+        await self.write(insert)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+Write = Callable[[AsyncSession], Awaitable[object]]
+
+
+class _GroupCommit:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.pending: list[tuple[Write, asyncio.Future[None]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, op: Write) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((op, done))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        # Shielded: a caller that goes away (a client disconnecting) does not undo its write.
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await self._commit([op for op, _ in batch])
+            except Exception:
+                for op, done in batch:  # one at a time: only the failing write fails
+                    try:
+                        await self._commit([op])
+                    except Exception as exc:
+                        done.set_exception(exc)
+                    else:
+                        done.set_result(None)
+            else:
+                for _op, done in batch:
+                    done.set_result(None)
+
+    async def _commit(self, ops: list[Write]) -> None:
+        async with self.sessions() as session:
+            for op in ops:
+                await op(session)
+            await session.commit()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -207,23 +207,25 @@ async def events(
     since: int = Query(0, ge=0, le=2**31, description="Resume after this seq (or Last-Event-ID)."),
     last_event_id: str | None = Header(None, alias="Last-Event-ID", max_length=20),
     state: AppState = Depends(app_state),
-    session: AsyncSession = Depends(db_session),
     _: Principal = Depends(require("viewer")),
 ) -> EventSourceResponse:
     """SSE: ``event: <type>``, ``id: <seq>``, ``data: <RunEvent JSON>``; ends after run_finished."""
     if last_event_id and last_event_id.strip().isdigit():
         since = max(since, int(last_event_id.strip()))
-    row = await run_row(session, run_id)
-    if row is None:
-        await get_result(state, session, run_id)  # 404 when Temporal does not know it either
+    # A session of its own, closed before the stream starts: a request-scoped one would hold a
+    # pooled connection for the stream's whole life (100 streams exhausted the pool).
+    async with state.db.session() as session:
+        row = await run_row(session, run_id)
+        if row is None:
+            await get_result(state, session, run_id)  # 404 when Temporal does not know it either
     metrics = state.metrics
 
     async def gen() -> Any:
         metrics.sse_streams.inc()
         try:
+            # No is_disconnected() per event: EventSourceResponse listens for the disconnect
+            # and cancels this generator (the check cost 4% of the loop with 100 streams).
             async for event in stream_events(state, row, run_id, since):
-                if await request.is_disconnected():
-                    return
                 yield ServerSentEvent(
                     data=event.model_dump_json(), event=event.type, id=str(event.seq)
                 )
