@@ -2,9 +2,11 @@
 // /environments`, admin to change). Secrets are write-only: the screen shows whether one is
 // set, lets the user replace or remove it, and never shows a value (the API never sends one).
 import { type ReactNode, useEffect, useMemo, useState } from "react";
+import { ApiError } from "../api/client";
 import { call, errorText, http } from "../api/typed";
 import { ErrorNote, Loading, useLoad, when } from "../common/ui";
-import { bodyFrom, type Draft, draftFrom, emptyDraft, type EnvironmentOut, problems } from "./model";
+import { bodyFrom, type Draft, draftFrom, emptyDraft, type EnvironmentOut, nameProblem, problems, renames } from "./model";
+import "./environments.css";
 
 function Rows<T>(props: {
   title: string;
@@ -30,17 +32,24 @@ function Rows<T>(props: {
   );
 }
 
-function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; creating: boolean; onSaved: (env: EnvironmentOut) => void; onDeleted: () => void }) {
+function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; creating: boolean; onSaved: (env: EnvironmentOut, from: string) => void; onDeleted: () => void }) {
   const [d, setD] = useState<Draft>(initial);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  // The API's word on the name (409: taken; 422: refused), shown beside the field.
+  const [nameRefused, setNameRefused] = useState<string>();
   const [confirmDelete, setConfirmDelete] = useState(false);
   useEffect(() => {
     setD(initial);
     setError(undefined);
+    setNameRefused(undefined);
     setConfirmDelete(false);
   }, [initial]);
-  const issues = useMemo(() => problems(d, creating), [d, creating]);
+  // The stored name: the PUT's path. A draft with another name renames the environment.
+  const original = creating ? undefined : initial.name;
+  const issues = useMemo(() => problems(d, creating, original), [d, creating, original]);
+  const nameIssue = nameProblem(d, creating, original) ?? nameRefused;
+  const renaming = renames(d, original);
 
   const update = <K extends keyof Draft>(key: K, rows: Draft[K]) => setD((old) => ({ ...old, [key]: rows }));
   const patchAt = <K extends "variables" | "connections" | "secrets">(key: K, i: number, patch: Partial<Draft[K][number]>) =>
@@ -50,14 +59,17 @@ function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; cre
   const save = async () => {
     setBusy(true);
     setError(undefined);
+    setNameRefused(undefined);
     try {
       const body = bodyFrom(d);
       const env = creating
         ? await call(http.POST("/api/v1/environments", { body }), "creating the environment")
-        : await call(http.PUT("/api/v1/environments/{name}", { params: { path: { name: d.name } }, body }), "saving the environment");
-      onSaved(env);
+        : await call(http.PUT("/api/v1/environments/{name}", { params: { path: { name: initial.name } }, body }), "saving the environment");
+      onSaved(env, initial.name);
     } catch (e) {
-      setError(errorText(e));
+      const onName = e instanceof ApiError ? e.diagnostics.find((x) => x.path === "name") : undefined;
+      if (onName) setNameRefused(e instanceof ApiError && e.status === 409 ? errorText(e) : onName.message);
+      else setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -67,7 +79,7 @@ function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; cre
     setBusy(true);
     setError(undefined);
     try {
-      await call(http.DELETE("/api/v1/environments/{name}", { params: { path: { name: d.name } } }), "deleting the environment");
+      await call(http.DELETE("/api/v1/environments/{name}", { params: { path: { name: initial.name } } }), "deleting the environment");
       onDeleted();
     } catch (e) {
       setError(errorText(e));
@@ -79,7 +91,7 @@ function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; cre
   return (
     <form
       className="card env-editor"
-      aria-label={creating ? "New environment" : `Environment ${d.name}`}
+      aria-label={creating ? "New environment" : `Environment ${initial.name}`}
       autoComplete="off"
       onSubmit={(e) => {
         e.preventDefault();
@@ -87,13 +99,31 @@ function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; cre
       }}
     >
       <header className="card-header">
-        <h2>{creating ? "New environment" : d.name}</h2>
+        <h2>{creating ? "New environment" : initial.name}</h2>
       </header>
-      {creating ? (
-        <label>
-          Name
-          <input className="input" name="env-name" value={d.name} onChange={(e) => setD({ ...d, name: e.target.value })} placeholder="staging" />
-        </label>
+      <label>
+        Name
+        <input
+          className="input"
+          name="env-name"
+          value={d.name}
+          onChange={(e) => {
+            setD({ ...d, name: e.target.value });
+            setNameRefused(undefined);
+          }}
+          placeholder="staging"
+          aria-invalid={Boolean(nameIssue)}
+          aria-describedby={nameIssue ? "env-name-error" : renaming ? "env-name-note" : undefined}
+        />
+      </label>
+      {nameIssue ? (
+        <p className="field-error" id="env-name-error" role="alert">
+          {nameIssue}
+        </p>
+      ) : renaming ? (
+        <p className="env-rename-note muted small" id="env-name-note">
+          Saving renames {initial.name} to {d.name}. Secrets move with it, still sealed; suites that run in {initial.name} follow. Past runs keep the name they ran with.
+        </p>
       ) : null}
       <label>
         Description
@@ -169,9 +199,9 @@ function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; cre
         )}
       />
 
-      {issues.length > 0 ? (
+      {issues.some((p) => p !== nameIssue) ? (
         <ul className="problems" aria-label="Problems">
-          {issues.map((p) => (
+          {issues.filter((p) => p !== nameIssue).map((p) => (
             <li key={p} className="error">
               {p}
             </li>
@@ -181,13 +211,13 @@ function Editor({ initial, creating, onSaved, onDeleted }: { initial: Draft; cre
       {error ? <ErrorNote error={error} /> : null}
       <div className="toolbar">
         <button type="submit" className="btn primary" disabled={busy || issues.length > 0}>
-          {creating ? "Create" : "Save"}
+          {creating ? "Create" : renaming ? `Save and rename to ${d.name}` : "Save"}
         </button>
         {!creating ? (
           confirmDelete ? (
             <>
               <button type="button" className="btn danger" disabled={busy} onClick={() => void remove()}>
-                Really delete {d.name}
+                Really delete {initial.name}
               </button>
               <button type="button" className="btn" onClick={() => setConfirmDelete(false)}>
                 Keep it
@@ -210,8 +240,10 @@ export function EnvironmentsScreen() {
   // undefined: nothing chosen; "": a new one; else the name of the one being edited.
   const [chosen, setChosen] = useState<string>();
   const [saved, setSaved] = useState<string>();
+  // The PUT/POST answer, shown until the list is loaded again (a renamed one is not in it yet).
+  const [answer, setAnswer] = useState<EnvironmentOut>();
   const envs = list.data ?? [];
-  const current = envs.find((e) => e.name === chosen);
+  const current = envs.find((e) => e.name === chosen) ?? (answer?.name === chosen ? answer : undefined);
   const initial = useMemo(() => (chosen === "" ? emptyDraft() : current ? draftFrom(current) : undefined), [chosen, current]);
 
   return (
@@ -248,8 +280,9 @@ export function EnvironmentsScreen() {
           <Editor
             initial={initial}
             creating={chosen === ""}
-            onSaved={(env) => {
-              setSaved(`Saved ${env.name}.`);
+            onSaved={(env, from) => {
+              setSaved(from && from !== env.name ? `Renamed ${from} to ${env.name}.` : `Saved ${env.name}.`);
+              setAnswer(env);
               setChosen(env.name);
               list.reload();
             }}

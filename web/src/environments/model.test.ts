@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bodyFrom, draftFrom, emptyDraft, type EnvironmentOut, parseValue, problems, showValue } from "./model";
+import { bodyFrom, draftFrom, emptyDraft, type EnvironmentOut, nameProblem, parseValue, problems, renames, showValue } from "./model";
 
 const stored: EnvironmentOut = {
   name: "staging",
@@ -63,5 +63,19 @@ describe("environment drafts", () => {
       'secret "T": "***" means "keep the stored value" to the API; choose another value',
     ]);
     expect(problems(draftFrom(stored), false)).toEqual([]);
+  });
+
+  it("checks the name of a renamed environment, not of one that keeps its stored name", () => {
+    const d = draftFrom(stored);
+    expect(renames(d, "staging")).toBe(false);
+    expect(nameProblem(d, false, "staging")).toBeUndefined();
+    // A stored name the rules would refuse now (made by a file, say) does not block other edits.
+    expect(problems({ ...d, name: "old name" }, false, "old name")).toEqual([]);
+    const renamed = { ...d, name: "staging 2" };
+    expect(renames(renamed, "staging")).toBe(true);
+    expect(problems(renamed, false, "staging")).toEqual(["the name is letters, digits, '_', '.' and '-' (and not empty)"]);
+    expect(nameProblem({ ...d, name: "" }, false, "staging")).toContain("not empty");
+    expect(nameProblem({ ...d, name: "x".repeat(201) }, false, "staging")).toBe("the name is at most 200 characters");
+    expect(bodyFrom({ ...d, name: "staging-eu" }).name).toBe("staging-eu");
   });
 });

@@ -77,10 +77,23 @@ export function draftFrom(env: EnvironmentOut): Draft {
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
-/** The problems that keep a draft from being saved (empty when it can be). */
-export function problems(d: Draft, creating: boolean): string[] {
+/** Whether the draft renames the environment it was made from (`original`, its stored name). */
+export const renames = (d: Draft, original: string | undefined): boolean => original !== undefined && original !== "" && d.name !== original;
+
+/** What is wrong with the draft's name, when it is new or renamed (the Name field shows it). */
+export function nameProblem(d: Draft, creating: boolean, original?: string): string | undefined {
+  if (!creating && !renames(d, original)) return undefined;
+  if (!NAME.test(d.name)) return "the name is letters, digits, '_', '.' and '-' (and not empty)";
+  if (d.name.length > 200) return "the name is at most 200 characters";
+  return undefined;
+}
+
+/** The problems that keep a draft from being saved (empty when it can be). `original` is the
+ * stored name of the environment being edited: a draft with another name renames it. */
+export function problems(d: Draft, creating: boolean, original?: string): string[] {
   const out: string[] = [];
-  if (creating && !NAME.test(d.name)) out.push("the name is letters, digits, '_', '.' and '-' (and not empty)");
+  const name = nameProblem(d, creating, original);
+  if (name) out.push(name);
   const dupes = (what: string, names: string[]) => {
     const seen = new Set<string>();
     for (const n of names) {
@@ -110,7 +123,8 @@ export function problems(d: Draft, creating: boolean): string[] {
   return out;
 }
 
-/** The body of POST /environments (creating) or PUT /environments/{name}. */
+/** The body of POST /environments (creating) or PUT /environments/{name} (the path holds the
+ * stored name; a different `name` here renames the environment). */
 export function bodyFrom(d: Draft): EnvironmentIn {
   const variables: Record<string, unknown> = {};
   for (const v of d.variables) variables[v.key] = parseValue(v.value);

@@ -1,10 +1,12 @@
 // Test Suite Manager: the flow library by folder and tag with search, a selection that runs
-// at once or becomes a suite, saved suites to run or delete, and the environment they run in.
+// at once or becomes a suite, saved suites to run, edit or delete (SuiteList), and the
+// environment they run in.
 import { useMemo, useState } from "react";
 import { Link } from "react-router";
 import { call, errorText, type FlowSummary, http, type StartedRunLike } from "./api";
 import { ErrorNote, Loading, StatusBadge, useLoad } from "../common/ui";
 import { type FolderNode, filterFlows, folderTree, tagCounts } from "./library";
+import { SuiteList } from "./SuiteList";
 
 function Folder({ node, current, onPick, depth = 0 }: { node: FolderNode; current: string; onPick: (p: string) => void; depth?: number }) {
   return (
@@ -217,38 +219,19 @@ export function SuitesScreen() {
         </table>
         {flows.data && shown.length === 0 ? <p className="empty-state">No flow matches. Save flows from the Builder; give them folders and tags.</p> : null}
       </section>
-      <aside className="suites-list" aria-label="Suites">
-        <h2 className="panel-subtitle">Suites</h2>
-        {suites.error ? <ErrorNote error={suites.error} onRetry={suites.reload} /> : null}
-        {(suites.data ?? []).length === 0 && !suites.error ? <p className="muted">No suites yet: select flows and save them as one.</p> : null}
-        <ul className="suite-cards">
-          {(suites.data ?? []).map((s) => (
-            <li key={s.id} className="suite-card">
-              <strong>{s.name}</strong>
-              <div className="muted">
-                {s.flow_ids.length} flow{s.flow_ids.length === 1 ? "" : "s"}
-                {s.environment ? ` · ${s.environment}` : ""}
-                {s.tags.length > 0 ? ` · ${s.tags.map((t) => `#${t}`).join(" ")}` : ""}
-              </div>
-              <div className="muted small">{s.flow_ids.map((id) => names.get(id) ?? id).join(", ")}</div>
-              <div className="toolbar">
-                <button type="button" className="btn primary" onClick={() => void runSuite(s.id, s.name)}>
-                  Run suite
-                </button>
-                <button type="button" className="btn" onClick={() => setPicked(new Set(s.flow_ids))}>
-                  Select its flows
-                </button>
-                <Link className="btn" to={`/runs?suite=${encodeURIComponent(s.id)}`}>
-                  Runs
-                </Link>
-                <button type="button" className="btn danger" onClick={() => void deleteSuite(s.id, s.name)}>
-                  Delete
-                </button>
-              </div>
-            </li>
-          ))}
-        </ul>
-      </aside>
+      <SuiteList
+        suites={suites.data}
+        error={suites.error}
+        reload={suites.reload}
+        flows={flows.data ?? []}
+        environments={(envs.data ?? []).map((e) => e.name)}
+        picked={[...picked]}
+        names={names}
+        onRun={(id, name) => void runSuite(id, name)}
+        onDelete={(id, name) => void deleteSuite(id, name)}
+        onSelectFlows={(ids) => setPicked(new Set(ids))}
+        onSaved={(text) => setMessage({ error: false, text })}
+      />
     </div>
   );
 }
