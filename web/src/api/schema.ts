@@ -34,6 +34,10 @@ export interface paths {
         /**
          * Update Environment
          * @description Replace an environment (secrets: null or '***' keeps a stored value).
+         *
+         *     A ``name`` other than the path's renames it (409 when that name is taken). Its sealed
+         *     secrets move as they are, and suites that run in it follow the new name; runs and
+         *     schedules keep the name they recorded (a schedule holds a snapshot of the environment).
          */
         put: operations["updateEnvironment"];
         post?: never;
@@ -1377,6 +1381,8 @@ export interface components {
              * @default 4
              */
             concurrency: number;
+            /** Description */
+            description?: string | null;
             /** Environment */
             environment?: string | null;
             /** Flow Ids */
@@ -1390,6 +1396,8 @@ export interface components {
         SuiteOut: {
             /** Concurrency */
             concurrency: number;
+            /** Description */
+            description?: string | null;
             /** Environment */
             environment: string | null;
             /** Flow Ids */
