@@ -102,6 +102,9 @@ async def test_rename_moves_sealed_secrets_and_suites_but_not_runs(api: Api) -> 
     assert [r["run_id"] for r in listed] == [earlier["run_id"]]
     source = (await api.client.get(f"/api/v1/runs/{earlier['run_id']}/source")).json()
     assert source["environment"] == old
+    # So re-running it names an environment that is gone: refused, nothing started.
+    rerun = await api.client.post(f"/api/v1/runs/{earlier['run_id']}/rerun", json={})
+    assert rerun.status_code == 422 and f"{old!r} does not exist" in rerun.text, rerun.text
     assert [
         r["run_id"]
         for r in (await api.client.get("/api/v1/runs", params={"environment": new})).json()["items"]
