@@ -134,6 +134,7 @@ class StepRunner:
             artifact_dir=str(self.store.root),
             secret_values=tuple(step.secret_values),
             kind=kind.name,
+            file_root=step.file_root,
         )
         renderer = self._renderer(step.env)
         output = Output()
@@ -235,7 +236,10 @@ class StepRunner:
             summary=masked(output.summary or (error.message if error else "")),
             detail=detail,
             preview=masked(
-                {
+                {"request": output.request, "response": output.response}
+                # A detail within the limit holds request and response within it, unabridged.
+                if detail.size <= self.preview_bytes
+                else {
                     "request": _preview(output.request, self.preview_bytes),
                     "response": _preview(output.response, self.preview_bytes),
                 }
@@ -251,7 +255,7 @@ class StepRunner:
         record_step(kind.name, outcome.status, outcome.duration_ms)
         if error is None:
             return outcome
-        retryable = error.type not in ("InvalidConfig", "TemplateError") and (
+        retryable = error.type not in ("InvalidConfig", "TemplateError", "FileNotAllowed") and (
             error.type != "AssertionFailed" or step.retry_on_assertion
         )
         raise ApplicationError(
