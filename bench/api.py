@@ -38,12 +38,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from testflow.api.db.session import Database
-from testflow.api.security import create_token
-from testflow.dsl.loader import parse_flow
-from testflow.dsl.registry import default_registry
-from testflow.runtime.engine import data_converter, kind_options
-from testflow.runtime.settings import Settings
+from testflow.api.db.session import Database  # noqa: E402
+from testflow.api.security import create_token  # noqa: E402
+from testflow.dsl.loader import parse_flow  # noqa: E402
+from testflow.dsl.registry import default_registry  # noqa: E402
+from testflow.runtime.engine import data_converter, kind_options  # noqa: E402
+from testflow.runtime.settings import Settings  # noqa: E402
 
 FLOW = """\
 name: bench api
@@ -264,6 +264,14 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
     }
 
 
+def profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy on serve and its worker child, only samples holding the GIL (CPU, not waits)."""
+    args = ["py-spy", "record", "--gil", "--subprocesses", "-p", str(pid), "-o", out]
+    if not out.endswith(".svg"):
+        args += ["--format", "raw"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def prepare_db(url: str, schema: str | None) -> str:
     db = Database(url, schema=schema)
     try:
@@ -284,12 +292,19 @@ async def drop_schema(schema: str) -> None:
     await db.dispose()
 
 
-async def main(runs: int, backend: str, profile: str | None) -> dict[str, Any]:
+async def main(
+    runs: int, backend: str, profile: str | None, dev_bytecode: bool = False
+) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="bench-api-"))
     schema = f"bench_api_{uuid.uuid4().hex[:8]}" if backend == "postgresql" else None
     db_url = PG_URL if schema else f"sqlite+aiosqlite:///{home / 'testflow.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTFLOW_")}
     env |= {"TESTFLOW_HOME": str(home), "TESTFLOW_AUTH": "required"}
+    # As installed (pip compiles the bytecode): with PYTHONDONTWRITEBYTECODE in a dev shell and
+    # sources edited since their .pyc, the worker's sandbox compiled testflow.workflows from
+    # source for every new run (a third of its CPU). --dev-bytecode keeps the shell's setting.
+    if not dev_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["TESTFLOW_DATABASE_URL"] = db_url
     if schema:
         env["TESTFLOW_DATABASE_SCHEMA"] = schema
@@ -301,17 +316,13 @@ async def main(runs: int, backend: str, profile: str | None) -> dict[str, Any]:
         settings = Settings(home=home)
         floor_latencies = await floor(settings, address, runs)
         if profile:
-            spy = subprocess.Popen(
-                ["py-spy", "record", "--gil", "-p", str(server.proc.pid), "-o", profile]
-                + ([] if profile.endswith(".svg") else ["--format", "raw"]),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            spy = profiler(server.proc.pid, profile)
             await asyncio.sleep(1)
-        cpu_before = cpu_seconds(server.proc.pid)
+        cpu_before, own = cpu_seconds(server.proc.pid), time.process_time()
         api = await through_api(server.url, token, runs)
-        cpu_after = cpu_seconds(server.proc.pid)
+        cpu_after, own = cpu_seconds(server.proc.pid), time.process_time() - own
         api["cpu_s"] = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in cpu_after.items()}
+        api["cpu_s"]["bench_clients"] = round(own, 2)
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -340,8 +351,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--profile", help="py-spy flame graph of serve during the API phase")
+    parser.add_argument("--profile", help="py-spy profile of serve and its worker (API phase)")
+    parser.add_argument("--dev-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE")
     args = parser.parse_args()
-    result = asyncio.run(main(args.runs, args.db, args.profile))
+    result = asyncio.run(main(args.runs, args.db, args.profile, args.dev_bytecode))
     print(json.dumps(result, indent=2))
     sys.exit(0 if result["lost"] == 0 else 1)

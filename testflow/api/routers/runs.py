@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from testflow.api.db.models import FlowRow, RunRow
-from testflow.api.deps import AppState, Principal, app_state, db_session, require
+from testflow.api.deps import AppState, Principal, app_state, db_session, require, span
 from testflow.api.errors import Conflict, Invalid, NotFound
 from testflow.api.launcher import StartRequest, new_id, start_run
 from testflow.api.rerun import known_to_temporal, plan_resume
@@ -80,7 +80,8 @@ async def start(
         started_by=who.name,
     )
     if body.flow_id is not None:
-        flow = await session.get(FlowRow, body.flow_id)
+        with span("flow"):
+            flow = await session.get(FlowRow, body.flow_id)
         if flow is None:
             raise NotFound(f"flow {body.flow_id!r} does not exist")
         req.text, req.filename, req.flow_id, req.flow_version = (
