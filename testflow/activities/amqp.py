@@ -48,9 +48,9 @@ _ERRORS = (aiormq.exceptions.AMQPError, ConnectionError, OSError)
 
 def _url(config: AmqpClientOptions, ctx: StepContext) -> str:
     if config.url:
-        return config.url
+        return ctx.resolve_url_files(config.url, "AMQP URL")  # cafile=, keyfile=...
     if config.connection:
-        return ctx.resolve_dsn(None, config.connection)
+        return ctx.resolve_url_files(ctx.resolve_dsn(None, config.connection), "AMQP URL")
     raise StepFailure(
         "the step needs a `url` (amqp://...) or a `connection`",
         type="InvalidConfig",

@@ -12,6 +12,13 @@ policy. Any other exception is treated the same way with its message. Waiting ex
 (``kafka.consume``...) loop until ``ctx.deadline`` and raise ``StepFailure(type="Timeout")``
 when nothing matched; they call ``ctx.heartbeat(position)`` and resume from
 ``ctx.heartbeat_details`` after a retry.
+
+Files: an executor opens a file named by the flow (a multipart part, a TLS key, a SQLite
+database, a mocks file) only through :meth:`StepContext.resolve_file`, or
+:meth:`StepContext.resolve_url_files` for files named in a DSN's query. A run started by the
+API carries a file root (its flow library): a path outside it fails the step with the
+non-retryable ``FileNotAllowed`` before anything is opened, so a stored flow cannot read or
+write the server's files (its database, keys, ``/etc/passwd``). ``testflow run`` sets no root.
 """
 
 from __future__ import annotations
@@ -20,9 +27,24 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from testflow.dsl.paths import inside
 from testflow.dsl.results import ErrorType, LogLine
+
+FILE_PARAMETERS = frozenset(
+    {
+        # libpq/asyncpg
+        "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslcrldir", "passfile",
+        # redis-py (unknown query parameters become keyword arguments)
+        "ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile",
+        # aiormq (AMQP)
+        "cafile", "capath", "certfile", "keyfile",
+    }
+)  # fmt: skip
+"""Query parameters of a DSN that drivers open as files."""
 
 
 class StepFailure(Exception):
@@ -88,6 +110,8 @@ class StepContext:
     secret_values: tuple[str, ...] = ()
     kind: str = ""
     """The step's type (``http``, ``my-plugin.hello``): plugin executors need the action name."""
+    file_root: str | None = None
+    """Folder the step's files must stay inside (``RunOptions.file_root``); None: anywhere."""
 
     def heartbeat(self, *details: Any) -> None:
         """Record progress (an offset, a cursor) so a retry after a crash resumes from it."""
@@ -117,7 +141,52 @@ class StepContext:
             value = conn.get("dsn") or conn.get("url")
             if value:
                 return str(value)
-        raise StepFailure("the step needs a 'dsn' or a 'connection'", type="InvalidConfig", retryable=False)
+        raise StepFailure(
+            "the step needs a 'dsn' or a 'connection'", type="InvalidConfig", retryable=False
+        )
+
+    def resolve_file(self, path: str, purpose: str) -> str:
+        """The path to open for ``purpose`` (e.g. "multipart part 'doc'"), checked.
+
+        Without a file root, ``path`` as given (relative to the worker's directory, as on a
+        laptop). With one, ``path`` is relative to the root and must resolve (symlinks
+        followed) inside it; the resolved path is returned so what is opened is what was
+        checked. Anything else is a non-retryable ``FileNotAllowed``: nothing is opened.
+        """
+        if self.file_root is None:
+            return path
+        root = Path(self.file_root)
+        resolved = inside(root, path, root)
+        if resolved is None:
+            raise self.file_not_allowed(path, purpose)
+        return str(resolved)
+
+    def file_not_allowed(
+        self, path: str, purpose: str, expected: str = "a path relative to it, no '..' above it"
+    ) -> StepFailure:
+        """The failure of a step that tried to open ``path`` outside the run's file root."""
+        return StepFailure(
+            f"{purpose}: {path!r} is not allowed: this run may only open files inside "
+            f"{self.file_root} (the server's flow library); give {expected}",
+            type="FileNotAllowed",
+            details={"path": path, "root": self.file_root, "purpose": purpose},
+            retryable=False,
+        )
+
+    def resolve_url_files(self, url: str, purpose: str) -> str:
+        """``url`` with its file-valued query parameters (:data:`FILE_PARAMETERS`) resolved by
+        :meth:`resolve_file`; unchanged without a file root."""
+        if self.file_root is None or "?" not in url:
+            return url
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if not any(name in FILE_PARAMETERS for name, _ in query):
+            return url
+        query = [
+            (key, self.resolve_file(value, f"{purpose} {key}") if key in FILE_PARAMETERS else value)
+            for key, value in query
+        ]
+        return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 Executor = Callable[[Any, StepContext], Awaitable[Output]]

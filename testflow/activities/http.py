@@ -26,6 +26,7 @@ from testflow.activities.http_transport import (
     describe_cause,
     remaining,
     run_jar,
+    tls_files,
 )
 from testflow.dsl.kinds.http import HttpRequest, HttpStepConfig, MultipartFile
 
@@ -37,9 +38,9 @@ MAX_REDIRECTS = 20
 async def execute(config: HttpStepConfig, ctx: StepContext) -> Output:
     """Send the step's request (following redirects by hand) and describe the response."""
     req = config.request
-    client = client_for(req.tls)
+    client = client_for(tls_files(req.tls, ctx))
     headers, params = await auth_parts(req, ctx)
-    request, shown_body = await _build(client, req, headers, params)
+    request, shown_body = await _build(client, req, headers, params, ctx)
     jar = run_jar(ctx.run_id)
     started = time.perf_counter()
     try:
@@ -48,7 +49,7 @@ async def execute(config: HttpStepConfig, ctx: StepContext) -> Output:
             # The cached token may have been revoked or the server restarted: fetch a new one once.
             forget_token(req.auth.oauth2)
             headers, params = await auth_parts(req, ctx)
-            request, shown_body = await _build(client, req, headers, params)
+            request, shown_body = await _build(client, req, headers, params, ctx)
             response, hops = await _send(client, request, req, jar, ctx)
     except httpx.TimeoutException as exc:
         raise _timeout(req, ctx, started, exc) from exc
@@ -74,6 +75,7 @@ async def _build(
     req: HttpRequest,
     auth_headers: dict[str, str],
     auth_params: dict[str, Any],
+    ctx: StepContext,
 ) -> tuple[httpx.Request, Any]:
     """The httpx request and the body as shown in reports."""
     headers = {**req.headers, **auth_headers}
@@ -91,7 +93,7 @@ async def _build(
     elif req.form is not None:
         kwargs["data"] = shown = {k: _form_value(v) for k, v in req.form.items()}
     elif req.multipart is not None:
-        kwargs["data"], kwargs["files"], shown = await _multipart(req.multipart)
+        kwargs["data"], kwargs["files"], shown = await _multipart(req.multipart, ctx)
     elif req.graphql is not None:
         shown = {"query": req.graphql.query, "variables": req.graphql.variables}
         if req.graphql.operationName:
@@ -125,7 +127,7 @@ def _form_value(value: Any) -> Any:
 
 
 async def _multipart(
-    parts: dict[str, str | MultipartFile],
+    parts: dict[str, str | MultipartFile], ctx: StepContext
 ) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]], dict[str, Any]]:
     data: dict[str, str] = {}
     files: dict[str, tuple[str, bytes, str]] = {}
@@ -135,8 +137,9 @@ async def _multipart(
             data[name] = shown[name] = part
             continue
         if part.path is not None:
+            path = ctx.resolve_file(part.path, f"multipart part {name!r}")
             try:
-                content = await asyncio.to_thread(_read_file, part.path)
+                content = await asyncio.to_thread(_read_file, path)
             except OSError as exc:
                 raise StepFailure(
                     f"multipart part {name!r}: cannot read {part.path}: {exc.strerror or exc}",

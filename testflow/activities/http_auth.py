@@ -20,7 +20,12 @@ from typing import Any
 import httpx
 
 from testflow.activities.base import StepContext, StepFailure
-from testflow.activities.http_transport import client_for, describe_cause, remaining
+from testflow.activities.http_transport import (
+    client_for,
+    describe_cause,
+    remaining,
+    tls_files,
+)
 from testflow.dsl.kinds.http import HttpRequest, OAuth2ClientCredentials, TlsOptions
 
 TOKEN_REFRESH_MARGIN = 30.0
@@ -118,7 +123,7 @@ async def _fetch_token(
     where = f"OAuth2 token request to {cfg.token_url}"
     try:
         async with asyncio.timeout(remaining(ctx)):
-            resp = await client_for(tls).post(
+            resp = await client_for(tls_files(tls, ctx)).post(
                 cfg.token_url, data=form, headers=headers, timeout=remaining(ctx)
             )
     except (httpx.TimeoutException, TimeoutError) as exc:

@@ -55,6 +55,19 @@ def client_for(tls: TlsOptions | None) -> httpx.AsyncClient:
     return client
 
 
+def tls_files(tls: TlsOptions | None, ctx: StepContext) -> TlsOptions | None:
+    """``tls`` with its CA bundle, certificate and key paths checked against the run's file
+    root (:meth:`StepContext.resolve_file`) before anything is loaded."""
+    if tls is None or ctx.file_root is None:
+        return tls
+    update = {
+        name: ctx.resolve_file(value, f"tls.{name}")
+        for name in ("ca_bundle", "cert", "key")
+        if (value := getattr(tls, name)) is not None
+    }
+    return tls.model_copy(update=update) if update else tls
+
+
 class _NoCookies(CookieJar):
     """A jar that never stores or sends anything (cheaper than a refusing policy)."""
 

@@ -74,12 +74,19 @@ def bootstrap_servers(config: KafkaClientOptions, ctx: StepContext) -> list[str]
     return [item for item in out if item]
 
 
-def _ssl_context(config: KafkaClientOptions) -> ssl.SSLContext | None:
+def _ssl_context(config: KafkaClientOptions, ctx: StepContext) -> ssl.SSLContext | None:
     tls = config.tls
     if tls is None:
         return None
+
+    def file(path: str | None, what: str) -> str | None:
+        return None if path is None else ctx.resolve_file(path, f"tls.{what}")
+
     context: ssl.SSLContext = create_ssl_context(
-        cafile=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file, password=tls.key_password
+        cafile=file(tls.ca_file, "ca_file"),
+        certfile=file(tls.cert_file, "cert_file"),
+        keyfile=file(tls.key_file, "key_file"),
+        password=tls.key_password,
     )
     if not tls.verify:
         context.check_hostname = False
@@ -102,7 +109,7 @@ def client_kwargs(config: KafkaClientOptions, ctx: StepContext) -> dict[str, Any
         "client_id": config.client_id,
         "request_timeout_ms": int(config.request_timeout.total_seconds() * 1000),
         "security_protocol": protocol,
-        "ssl_context": _ssl_context(config),
+        "ssl_context": _ssl_context(config, ctx),
     }
     if config.sasl is not None:
         kwargs["sasl_mechanism"] = config.sasl.mechanism

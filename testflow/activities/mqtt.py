@@ -81,13 +81,20 @@ def _address(config: MqttClientOptions, ctx: StepContext) -> _Address:
     return _Address(host, port or (8883 if tls else 1883), user, password, tls)
 
 
-def _tls_context(config: MqttClientOptions, address: _Address) -> ssl.SSLContext | None:
+def _tls_context(
+    config: MqttClientOptions, address: _Address, ctx: StepContext
+) -> ssl.SSLContext | None:
     if not address.tls:
         return None
     opts = config.tls
-    context = ssl.create_default_context(cafile=opts.ca_file if opts else None)
+
+    def file(path: str | None, what: str) -> str | None:
+        return None if path is None else ctx.resolve_file(path, f"tls.{what}")
+
+    context = ssl.create_default_context(cafile=file(opts.ca_file, "ca_file") if opts else None)
     if opts and opts.cert_file:
-        context.load_cert_chain(opts.cert_file, opts.key_file)
+        cert = ctx.resolve_file(opts.cert_file, "tls.cert_file")
+        context.load_cert_chain(cert, file(opts.key_file, "key_file"))
     if opts and not opts.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -120,7 +127,7 @@ def _client(
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
         timeout=max(0.5, min(ctx.remaining(), 10.0)),
-        tls_context=_tls_context(config, address),
+        tls_context=_tls_context(config, address, ctx),
         **kwargs,
     )
 

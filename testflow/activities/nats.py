@@ -96,7 +96,9 @@ async def _connection(config: NatsClientOptions, ctx: StepContext) -> tuple[Nats
             user=config.user,
             password=config.password,
             token=config.token,
-            user_credentials=config.creds_file,
+            user_credentials=ctx.resolve_file(config.creds_file, "creds_file")
+            if config.creds_file
+            else None,
             connect_timeout=max(0.5, min(ctx.remaining(), 5.0)),
             max_reconnect_attempts=3,
             reconnect_time_wait=0.2,

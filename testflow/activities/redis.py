@@ -75,7 +75,7 @@ async def _run(
     """
     from redis import exceptions as rexc
 
-    url = ctx.resolve_dsn(config.dsn, config.connection)
+    url = ctx.resolve_url_files(ctx.resolve_dsn(config.dsn, config.connection), "Redis URL")
     try:
         check_redis_url(url)
     except ValueError as exc:

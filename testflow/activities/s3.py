@@ -145,10 +145,10 @@ async def _run(
     )
 
 
-def _body(config: S3PutConfig) -> tuple[bytes, str]:
+def _body(config: S3PutConfig, ctx: StepContext) -> tuple[bytes, str]:
     """The bytes to upload and their content type."""
     if config.file is not None:
-        path = Path(config.file)
+        path = Path(ctx.resolve_file(config.file, "s3.put file"))
         if not path.is_file():
             raise StepFailure(
                 f"file not found: {config.file}", type="InvalidConfig", retryable=False
@@ -180,7 +180,7 @@ def _decode(data: bytes, content_type: str, fmt: str) -> Any:
 
 
 async def s3_put(config: S3PutConfig, ctx: StepContext) -> Output:
-    data, content_type = _body(config)
+    data, content_type = _body(config, ctx)
     where = f"s3://{config.bucket}/{config.key}"
 
     async def call(c: Any) -> tuple[Any, dict[str, Any], str]:

@@ -22,7 +22,7 @@ from testflow.api.flowcache import default_filename
 from testflow.dsl.models import Connection, Environment, SecretSource
 
 if TYPE_CHECKING:
-    from testflow.workflows.types import ResumeFrom
+    from testflow.workflows.types import ResumeFrom, RunOptions
 
 # Secrets reach the engine as if they were environment variables under names no flow uses,
 # so `env.X` in a flow never sees them and the server's own environment is never exposed.
@@ -130,6 +130,7 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
                 webhook_base=state.webhook_base,
                 resume=req.resume,
                 run_id=row.run_id,
+                options=run_options(state),
             )
 
     async def index() -> None:
@@ -164,6 +165,14 @@ async def _forget(state: AppState, run_id: str) -> None:
     await state.db.write(lambda s: s.execute(delete(RunRow).where(RunRow.run_id == run_id)))
 
 
+def run_options(state: AppState) -> RunOptions:
+    """Options of every run the API starts: its steps open files only inside the flow library
+    (the loader's root too), so a stored flow cannot read or write the server's files."""
+    from testflow.workflows.types import RunOptions
+
+    return RunOptions(file_root=str(state.library_dir))
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -185,7 +194,7 @@ async def prepared_input(
         run_variables,
     )
     from testflow.workflows.search import ENVIRONMENT, FLOW, STATUS, TAGS
-    from testflow.workflows.types import FlowInput, RunOptions
+    from testflow.workflows.types import FlowInput
 
     bundle = await load_environment(state, session, req.environment)
     variables = dict(req.variables or {})
@@ -207,7 +216,7 @@ async def prepared_input(
                 for n, c in (env.connections.items() if env else [])
             },
             environment=env.name if env else None,
-            options=RunOptions(),
+            options=run_options(state),
             webhook_base=state.webhook_base,
         )
     except ValueError as exc:

@@ -26,6 +26,7 @@ ErrorType = Literal[
     "PluginCrashed",
     "Cancelled",
     "InfraError",  # testflow itself could not run the step (no worker, store unavailable)
+    "FileNotAllowed",  # a file outside the run's file root (flows run through the API)
 ]
 
 

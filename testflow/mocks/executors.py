@@ -18,7 +18,7 @@ async def serve(config: MockConfig, ctx: StepContext) -> Output:
     routes = list(config.routes)
     if config.file:
         try:
-            routes.extend(load_mock_file(config.file).routes)
+            routes.extend(load_mock_file(ctx.resolve_file(config.file, "mock file")).routes)
         except FlowValidationError as exc:
             raise StepFailure(
                 f"mock {config.name}: {exc.format()}", type="InvalidConfig", retryable=False

@@ -578,6 +578,8 @@ class FlowWorkflow:
             timeout=options.timeout,
             poll=poll,
             retry_on_assertion=options.retry.retry_on_assertion,
+            # Only when set: the activity input of a run without a file root stays as it was.
+            **({"file_root": root} if (root := self.input.options.file_root) else {}),
         )
         summary = f"{step.type} {step.id}"
         outcome: StepOutcome

@@ -42,6 +42,14 @@ class RunOptions(Model):
     heartbeat_timeout: timedelta = timedelta(seconds=5)
     progress_page: int = 500
     fail_fast: bool = False
+    file_root: str | None = Field(
+        None,
+        description=(
+            "Folder every file a step opens must resolve inside (multipart parts, TLS files, "
+            "SQLite databases...); set by the API to its flow library. None: unrestricted "
+            "(testflow run on a laptop reads local files)."
+        ),
+    )
 
 
 class WebhookDelivery(Model):
@@ -149,6 +157,7 @@ class StepInput(Model):
     timeout: timedelta
     poll: PollSpec | None = None
     retry_on_assertion: bool = False
+    file_root: str | None = Field(None, description="RunOptions.file_root of the run.")
 
 
 class ProgressPage(Model):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -21,6 +23,7 @@ from testflow.activities import pools
 from testflow.activities.base import StepContext, StepFailure
 from testflow.activities.sql.statements import Statement, is_read
 from testflow.dsl.kinds.sql import Dialect
+from testflow.dsl.paths import inside
 
 
 @dataclass
@@ -147,6 +150,7 @@ async def run_postgresql(
 ) -> list[Result]:
     import asyncpg
 
+    dsn = ctx.resolve_url_files(dsn, "PostgreSQL DSN")  # sslrootcert=, sslkey=, passfile=
     address = pools.host_port(dsn, 5432)
     phase = _Phase()
     current = [statements[0].sql]
@@ -289,18 +293,47 @@ def sqlite_path(dsn: str) -> str:
     return unquote(path.split("?", 1)[0])
 
 
+IN_MEMORY = ("", ":memory:")
+
+
 @dataclass
 class _SqliteHandle:
     conn: Any
     lock: asyncio.Lock
     """One connection per file, one step at a time: a transaction never interleaves."""
+    refused: list[str] = field(default_factory=list)
+    """Files the current step tried to ATTACH outside the run's file root."""
 
 
-async def _sqlite_open(dsn: str) -> _SqliteHandle:
+def _attach_guard(root: str, refused: list[str]) -> Callable[..., int]:
+    """An SQLite authorizer that refuses ATTACH (and VACUUM INTO, which attaches) of a file
+    outside ``root``: with a file root, the database file is checked, but a statement could
+    still open the server's own database by name."""
+    import sqlite3
+
+    base = Path(root)
+
+    def authorize(action: int, name: str | None, *_: Any) -> int:
+        if action != sqlite3.SQLITE_ATTACH or name is None or name in IN_MEMORY:
+            return sqlite3.SQLITE_OK
+        # SQLite opens a relative name from the worker's directory and honours file: URIs,
+        # so only an absolute path inside the root can be checked, and is allowed.
+        if os.path.isabs(name) and inside(base, name, base) is not None:
+            return sqlite3.SQLITE_OK
+        refused.append(name)
+        return sqlite3.SQLITE_DENY
+
+    return authorize
+
+
+async def _sqlite_open(address: str, root: str | None) -> _SqliteHandle:
     import aiosqlite
 
-    conn = await aiosqlite.connect(sqlite_path(dsn), isolation_level=None)
-    return _SqliteHandle(conn, asyncio.Lock())
+    conn = await aiosqlite.connect(address, isolation_level=None)
+    handle = _SqliteHandle(conn, asyncio.Lock())
+    if root is not None:
+        await conn.set_authorizer(_attach_guard(root, handle.refused))
+    return handle
 
 
 async def _sqlite_close(handle: _SqliteHandle) -> None:
@@ -334,13 +367,24 @@ async def run_sqlite(
     import sqlite3
 
     address = sqlite_path(dsn)
+    root = ctx.file_root
+    key = dsn
+    if root is not None:
+        # The file the run may open: resolved inside the root (an absolute path is never read
+        # as a file: URI). A connection opened under a root is never shared with one without.
+        if address not in IN_MEMORY:
+            address = ctx.resolve_file(address, "SQLite database")
+        key = f"{address}\0{root}"
     phase = _Phase()
     current = [statements[0].sql]
 
     async def work() -> list[Result]:
-        handle = await pools.get_or_create("sqlite", dsn, lambda: _sqlite_open(dsn), _sqlite_close)
+        handle = await pools.get_or_create(
+            "sqlite", key, lambda: _sqlite_open(address, root), _sqlite_close
+        )
         phase.value = "query"
         async with handle.lock:
+            handle.refused.clear()
             conn = handle.conn
             if atomic:
                 await conn.execute("BEGIN")
@@ -349,9 +393,13 @@ async def run_sqlite(
                 for st in statements:
                     current[0] = st.sql
                     results.append(await _sqlite_one(conn, st, max_rows, script and not atomic))
-            except BaseException:
+            except BaseException as exc:
                 if atomic:
                     await conn.execute("ROLLBACK")
+                if handle.refused and isinstance(exc, sqlite3.Error):
+                    raise ctx.file_not_allowed(
+                        handle.refused[0], "SQLite ATTACH", "an absolute path inside it"
+                    ) from None
                 raise
             if atomic:
                 await conn.execute("COMMIT")
