@@ -130,6 +130,23 @@ def load_inputs(
     return flows, environment, {s for s in secrets if s}
 
 
+def _load_and_warm(
+    request: RunRequest, registry: StepRegistry
+) -> tuple[list[LoadedFlow], Environment | None, set[str]]:
+    """:func:`load_inputs`, then the executors of the kinds the flows use are imported: this
+    runs while Temporal boots, and the first step would otherwise wait for them (the HTTP
+    executor's libraries take ~0.1 s)."""
+    loaded = load_inputs(request, registry)
+    from testflow.activities.runner import load_executor
+
+    for name in sorted({step.type for f in loaded[0] for step in all_steps(f.flow)}):
+        kind = registry.get(name)
+        if kind is not None and kind.executor is not None:
+            with contextlib.suppress(Exception):  # a missing driver fails the step itself
+                load_executor(kind)
+    return loaded
+
+
 async def execute(request: RunRequest, console: Console) -> int:
     settings = Settings()
     if request.temporal:
@@ -139,7 +156,7 @@ async def execute(request: RunRequest, console: Console) -> int:
     # Temporal starts while the flows load: the dev server's start-up overlaps the parsing.
     starting = asyncio.create_task(engine.__aenter__())
     try:
-        flows, environment, secrets = await asyncio.to_thread(load_inputs, request, registry)
+        flows, environment, secrets = await asyncio.to_thread(_load_and_warm, request, registry)
     except (InputError, FlowValidationError) as exc:
         await _abandon(engine, starting)
         if isinstance(exc, InputError):
