@@ -38,6 +38,11 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(0, "--port", help="Port of the demo service (0: any free one)."),
     ) -> None:
         """Run the example flows against the bundled demo partner service."""
+        if not os.environ.get("TESTFLOW_TEMPORAL_ADDRESS"):
+            # As in `testflow run`: Temporal boots while the rest of testflow imports.
+            from testflow.runtime.devserver import prestart
+
+            prestart()
         from rich.console import Console
 
         from testflow.demo import start_demo_service
