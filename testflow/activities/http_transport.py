@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import socket
 import ssl
 import weakref
@@ -44,7 +45,7 @@ def client_for(tls: TlsOptions | None) -> httpx.AsyncClient:
     client = per_loop.get(key)
     if client is None or client.is_closed:
         client = httpx.AsyncClient(
-            verify=ssl_context(tls) if tls is not None else True,
+            verify=ssl_context(tls) if tls is not None else default_ssl_context(),
             limits=_LIMITS,
             # Cookies live in the run's jar; the shared client must keep none. A CookieJar (not
             # httpx.Cookies, which httpx would copy into a default jar) is used as it is.
@@ -66,6 +67,14 @@ def tls_files(tls: TlsOptions | None, ctx: StepContext) -> TlsOptions | None:
         if (value := getattr(tls, name)) is not None
     }
     return tls.model_copy(update=update) if update else tls
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """What ``verify=True`` means to httpx (certifi's CA bundle, or SSL_CERT_FILE/SSL_CERT_DIR),
+    built once per process: loading the bundle costs 40-140 ms, and ``testflow run`` builds
+    it in the background while Temporal starts (runtime/local_run.py)."""
+    return httpx.create_ssl_context()
 
 
 class _NoCookies(CookieJar):

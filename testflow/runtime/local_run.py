@@ -135,15 +135,20 @@ def _load_and_warm(
 ) -> tuple[list[LoadedFlow], Environment | None, set[str]]:
     """:func:`load_inputs`, then the executors of the kinds the flows use are imported: this
     runs while Temporal boots, and the first step would otherwise wait for them (the HTTP
-    executor's libraries take ~0.1 s)."""
+    executor's libraries take ~0.1 s, its TLS set-up as long again)."""
     loaded = load_inputs(request, registry)
     from testflow.activities.runner import load_executor
 
-    for name in sorted({step.type for f in loaded[0] for step in all_steps(f.flow)}):
+    kinds = {step.type for f in loaded[0] for step in all_steps(f.flow)}
+    for name in sorted(kinds):
         kind = registry.get(name)
         if kind is not None and kind.executor is not None:
             with contextlib.suppress(Exception):  # a missing driver fails the step itself
                 load_executor(kind)
+    if "http" in kinds:
+        from testflow.activities.http_transport import default_ssl_context
+
+        default_ssl_context()  # loading the CA bundle releases the GIL: it overlaps the rest
     return loaded
 
 
