@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -146,6 +147,10 @@ def _load_and_warm(
             with contextlib.suppress(Exception):  # a missing driver fails the step itself
                 load_executor(kind)
     if "http" in kinds:
+        # What httpx imports at its first client and its first request (~0.1 s each).
+        for module in ("httpcore", "anyio._backends._asyncio"):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
         from testflow.activities.http_transport import default_ssl_context
 
         default_ssl_context()  # loading the CA bundle releases the GIL: it overlaps the rest
