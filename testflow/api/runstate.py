@@ -20,7 +20,7 @@ from testflow.api.db.models import RunRow
 from testflow.api.deps import AppState
 from testflow.api.errors import NotFound
 from testflow.dsl.results import RunEvent, RunResult, StepRecord
-from testflow.runtime.run_events import MAX_POLL_INTERVAL, query_progress
+from testflow.runtime.run_events import MAX_POLL_INTERVAL, missed_events, query_progress
 from testflow.workflows.types import ProgressPage
 
 
@@ -153,7 +153,7 @@ class RunFeed:
         self.readers = 0
         self.changed = asyncio.Condition()
         self.ended = asyncio.Event()
-        self.final: tuple[list[RunEvent] | None, str] | None = None
+        self.final: tuple[list[RunEvent] | None, str, RunResult | None] | None = None
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -205,12 +205,18 @@ class RunFeeds:
                 if feed.task is not None:
                     feed.task.cancel()
 
-    def finished(self, run_id: str, events: list[RunEvent] | None, status: str) -> None:
+    def finished(
+        self,
+        run_id: str,
+        events: list[RunEvent] | None,
+        status: str,
+        result: RunResult | None = None,
+    ) -> None:
         """The tracker saw the run end: ``events`` are all of them (None: it could not read
-        them), ``status`` its final status."""
+        them, or did not for a long run), ``status`` its final status, ``result`` its result."""
         feed = self.feeds.get(run_id)
         if feed is not None:
-            feed.final = (events, status)
+            feed.final = (events, status, result)
             feed.ended.set()
 
     async def _read(self, feed: RunFeed, since: int) -> AsyncIterator[RunEvent]:
@@ -250,7 +256,13 @@ class RunFeeds:
         except Exception as exc:  # the streams end with it (as a stream's own poll did)
             await feed.publish([], error=exc)
 
-    async def _finish(self, feed: RunFeed, events: list[RunEvent] | None, status: str) -> None:
+    async def _finish(
+        self, feed: RunFeed, events: list[RunEvent] | None, status: str, result: RunResult | None
+    ) -> None:
+        if events is None and result is not None:
+            # Not read from the finished run (each page replays it): rebuilt from its result.
+            seen = {e.step.key for e in feed.events if e.type == "step_finished" and e.step}
+            events = missed_events(result, feed.last, seen)
         if events is None:  # the tracker's read failed: one more try, from where we are
             try:
                 events = [e async for e in self._range(feed.run_id, feed.last, None)]

@@ -19,11 +19,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from testflow.api.db.models import RunRow
 from testflow.dsl.results import RunEvent, RunResult
+from testflow.runtime.run_results import StoredStepsMissing, with_stored_steps
 
 if TYPE_CHECKING:
     from testflow.api.deps import AppState
 
 log = logging.getLogger("testflow.api.tracker")
+
+EVENTS_READ_UP_TO = 250
+"""Steps of a finished run whose events the index reads from the workflow. Each ``progress``
+page (500 events) of a finished run replays its whole history (a 3,000-step run: seconds per
+page); a longer run's stored stream is rebuilt from its result (runstate.events_of_result)."""
 
 
 def summary_values(result: RunResult) -> dict[str, Any]:
@@ -57,10 +63,16 @@ class RunTracker:
         handle = self.state.client.get_workflow_handle(run_id, result_type=RunResult)
         values: dict[str, Any]
         events: list[RunEvent] | None = None
+        result: RunResult | None = None
         try:
             result = await handle.result()
+            try:  # the records a long run kept in the artifact store, back in the result
+                result = await asyncio.to_thread(with_stored_steps, result)
+            except StoredStepsMissing as exc:  # indexed as it came, its pages referenced
+                log.warning("run %s: %s", run_id, exc)
             values = summary_values(result)
-            events = await self._events(run_id)
+            if len(result.steps) <= EVENTS_READ_UP_TO:
+                events = await self._events(run_id)
             values["events"] = (
                 None if events is None else [e.model_dump(mode="json") for e in events]
             )
@@ -75,7 +87,7 @@ class RunTracker:
             log.warning("run %s is not known to Temporal any more", run_id)
         await self.store(run_id, values)
         if self.state.feeds is not None:  # the run's live streams end with these events
-            self.state.feeds.finished(run_id, events, values["status"])
+            self.state.feeds.finished(run_id, events, values["status"], result)
 
     async def _events(self, run_id: str) -> list[RunEvent] | None:
         """The finished run's events, kept so SSE replays them with their ids after retention."""

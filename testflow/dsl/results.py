@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic.json_schema import SkipJsonSchema
 
 StepStatus = Literal["passed", "failed", "error", "skipped", "cancelled"]
 RunStatus = Literal["running", "passed", "failed", "error", "cancelled"]
@@ -154,10 +155,29 @@ class RunResult(ResultModel):
     finished_at: datetime | None = None
     duration_ms: float = 0.0
     steps: list[StepRecord] = Field(default_factory=list)
+    # Not in the published schemas: readers get the steps whole (testflow.runtime.run_results).
+    steps_stored: SkipJsonSchema[list[ArtifactRef]] = Field(
+        default_factory=list,
+        description=(
+            "Pages of the records before `steps` (JSON lists, in run order) that a long run "
+            "kept in the artifact store: a result of every record would outgrow Temporal's "
+            "payload limit and the workflow's time to serialise it."
+        ),
+    )
     context: dict[str, Any] = Field(default_factory=dict, description="Final context (masked).")
     error: StepError | None = None
     tags: list[str] = Field(default_factory=list)
     environment: str | None = None
+
+    # No return annotation: with one, pydantic would take the serialisation schema (run.json's)
+    # from it instead of from the fields.
+    @model_serializer(mode="wrap")
+    def _without_empty_pages(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # Left out when empty: reports (run.json) and the results of short runs stay as they were.
+        data: dict[str, Any] = handler(self)
+        if not data.get("steps_stored", True):
+            del data["steps_stored"]
+        return data
 
     @property
     def counts(self) -> dict[str, int]:

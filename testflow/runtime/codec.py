@@ -4,21 +4,52 @@ Flows carry secrets (tokens, passwords) in their context; Temporal must never st
 clear (ARCHITECTURE.md section 4, rule 7). The codec encrypts whole payloads with the first
 key and decrypts with any known key (the key id travels in the payload metadata), so keys can
 be rotated: add the new key first, keep the old ones until no history needs them.
+
+Large payloads are compressed before they are encrypted (a run's result, the state a long run
+carries across continue-as-new, pages of progress events): they are JSON with the same keys
+over and over, 10-20x smaller compressed. Temporal rejects payloads over 2 MB, so what is
+still large after that (a result of tens of thousands of steps) is kept, encrypted, in the
+artifact store and Temporal holds a reference (:func:`large_payload_storage`, the SDK's
+external storage): nothing depends on the step count.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.converter import (
+    ExternalStorage,
+    PayloadCodec,
+    StorageDriver,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
+)
+
+from testflow.dsl.results import ArtifactRef
+from testflow.runtime.artifacts import flush_writes, read_artifact
 
 ENCODING = b"binary/encrypted"
 _NONCE = 12
+COMPRESSION = "compression"
+"""Metadata key of an encrypted payload whose plaintext was compressed (value: ``zlib``)."""
+COMPRESS_FROM = 16 * 1024
+"""Payloads at least this large (serialised) are compressed before encryption. Small enough
+that a page of progress events or a result of a few hundred steps is; large enough that a
+step's own input and outcome are not (bench/long_flow.py)."""
+EXTERNAL_FROM = 1024 * 1024
+"""Encoded payloads at least this large go to the artifact store (Temporal rejects 2 MB,
+ARCHITECTURE.md section 4). Not lower: a payload under it travels as before, so a deployment
+whose API and workers do not share a store loses nothing that worked."""
 
 
 class EncryptionKeys:
@@ -72,20 +103,24 @@ class EncryptionKeys:
 class EncryptionCodec(PayloadCodec):
     """Temporal payload codec: AES-GCM over the serialised payload."""
 
-    def __init__(self, keys: EncryptionKeys) -> None:
+    def __init__(self, keys: EncryptionKeys, *, compress_from: int = COMPRESS_FROM) -> None:
         self.keys = keys
+        self.compress_from = compress_from
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        out = []
-        for payload in payloads:
-            key_id, blob = self.keys.encrypt(payload.SerializeToString())
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, "encryption-key-id": key_id.encode()},
-                    data=blob,
-                )
-            )
-        return out
+        return [self._encode(payload) for payload in payloads]
+
+    def _encode(self, payload: Payload) -> Payload:
+        data = payload.SerializeToString()
+        metadata = {"encoding": ENCODING}
+        if len(data) >= self.compress_from:
+            # Level 1: within a few percent of level 6 on this JSON, at a third of the time.
+            packed = zlib.compress(data, 1)
+            if len(packed) < len(data):
+                data, metadata[COMPRESSION] = packed, b"zlib"
+        key_id, blob = self.keys.encrypt(data)
+        metadata["encryption-key-id"] = key_id.encode()
+        return Payload(metadata=metadata, data=blob)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return list(_decode_all(self.keys, payloads))
@@ -97,6 +132,72 @@ def _decode_all(keys: EncryptionKeys, payloads: Iterable[Payload]) -> Iterable[P
             yield payload
             continue
         key_id = payload.metadata.get("encryption-key-id", b"").decode()
+        data = keys.decrypt(key_id, payload.data)
+        compression = payload.metadata.get(COMPRESSION)
+        if compression == b"zlib":
+            data = zlib.decompress(data)
+        elif compression is not None:
+            raise ValueError(f"payload compressed with unknown method {compression!r}")
         decoded = Payload()
-        decoded.ParseFromString(keys.decrypt(key_id, payload.data))
+        decoded.ParseFromString(data)
         yield decoded
+
+
+class ArtifactPayloadDriver(StorageDriver):
+    """Keeps payloads too large for Temporal in the artifact store (a claim check).
+
+    The payloads arrive encoded (encrypted by :class:`EncryptionCodec`), so the store holds
+    ciphertext. Every process that decodes them needs the same store: the local directory on
+    one machine, or ``TESTFLOW_ARTIFACTS_S3_URL`` for distributed workers and the API.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.artifacts = store  # a LocalArtifactStore or S3ArtifactStore (put_bytes, S3: read)
+
+    def name(self) -> str:
+        return "testflow-artifacts"
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        owner = getattr(context.target, "id", None) or "payloads"
+        return await asyncio.to_thread(self._put, owner, payloads)
+
+    def _put(self, owner: str, payloads: Sequence[Payload]) -> list[StorageDriverClaim]:
+        claims = []
+        for payload in payloads:
+            data = payload.SerializeToString()
+            name = f"payload-{hashlib.sha256(data).hexdigest()[:32]}.bin"
+            ref = self.artifacts.put_bytes(owner, name, data)
+            claims.append(StorageDriverClaim({"uri": ref.uri, "size": str(ref.size)}))
+        # Temporal records the reference next: the bytes must be on disk first.
+        flush_writes()
+        return claims
+
+    async def retrieve(
+        self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        return await asyncio.to_thread(self._get, claims)
+
+    def _get(self, claims: Sequence[StorageDriverClaim]) -> list[Payload]:
+        out = []
+        for claim in claims:
+            uri = claim.claim_data["uri"]
+            ref = ArtifactRef(
+                name=uri.rsplit("/", 1)[-1], uri=uri, size=int(claim.claim_data["size"])
+            )
+            data = self.artifacts.read(ref) if uri.startswith("s3://") else read_artifact(ref)
+            if data is None:
+                raise RuntimeError(
+                    f"payload {uri} is not in the artifact store: this process must use the "
+                    "store of the worker that wrote it (TESTFLOW_ARTIFACTS_DIR or _S3_URL)"
+                )
+            payload = Payload()
+            payload.ParseFromString(data)
+            out.append(payload)
+        return out
+
+
+def large_payload_storage(store: Any, *, threshold: int = EXTERNAL_FROM) -> ExternalStorage:
+    """External storage for the data converter: payloads from ``threshold`` bytes up."""
+    return ExternalStorage(drivers=[ArtifactPayloadDriver(store)], payload_size_threshold=threshold)

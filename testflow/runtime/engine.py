@@ -28,9 +28,11 @@ from testflow.dsl.models import CallStep, Environment, Flow, all_steps
 from testflow.dsl.registry import StepRegistry, default_registry
 from testflow.dsl.results import RunEvent, RunResult
 from testflow.dsl.templating import referenced_env, referenced_secrets
-from testflow.runtime.codec import EncryptionCodec, EncryptionKeys
+from testflow.runtime.artifacts import open_store
+from testflow.runtime.codec import EncryptionCodec, EncryptionKeys, large_payload_storage
 from testflow.runtime.devserver import TemporalUnavailable, connect, start_dev_server
 from testflow.runtime.run_events import iter_events
+from testflow.runtime.run_results import full_result
 from testflow.runtime.settings import Settings
 from testflow.webhooks.tokens import book_for, remember_run, starter_nonce, webhook_keys
 from testflow.workflows import FlowWorkflow
@@ -59,10 +61,13 @@ class CompactPayloadConverter(PydanticPayloadConverter):
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Compact pydantic JSON, encrypted with the configured keys (ARCHITECTURE.md 4, rule 7)."""
+    """Compact pydantic JSON, encrypted with the configured keys (ARCHITECTURE.md 4, rule 7);
+    what is still too large for Temporal is kept in the artifact store (codec.py)."""
     keys = EncryptionKeys.load_or_create(settings.encryption_keys, settings.home)
     return DataConverter(
-        payload_converter_class=CompactPayloadConverter, payload_codec=EncryptionCodec(keys)
+        payload_converter_class=CompactPayloadConverter,
+        payload_codec=EncryptionCodec(keys),
+        external_storage=large_payload_storage(open_store(settings)),
     )
 
 
@@ -305,11 +310,22 @@ class Engine:
     async def follow(
         self, run_id: str, on_event: Callable[[RunEvent], Awaitable[None] | None] | None = None
     ) -> RunResult:
-        """Stream a run's events to ``on_event`` and return its result."""
-        async for event in self.events(run_id):
-            if on_event is not None:
-                maybe = on_event(event)
-                if maybe is not None:
-                    await maybe
-        handle = self._client().get_workflow_handle(run_id, result_type=RunResult)
-        return await handle.result()
+        """Stream a run's events to ``on_event`` and return its result.
+
+        The events are read until the run ends, then come from its result: a finished run is
+        replayed for every query (testflow.runtime.run_events.missed_events).
+        """
+        client = self._client()
+        handle = client.get_workflow_handle(run_id, result_type=RunResult)
+        # With the records a long run kept in the artifact store (run_results.py).
+        ended: asyncio.Future[RunResult] = asyncio.ensure_future(full_result(handle))
+        try:
+            # attempts as in events(): a busy worker answers queries late.
+            async for event in iter_events(client, run_id, attempts=60, wake=ended):
+                if on_event is not None:
+                    maybe = on_event(event)
+                    if maybe is not None:
+                        await maybe
+            return await ended
+        finally:
+            ended.cancel()

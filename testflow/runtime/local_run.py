@@ -36,7 +36,6 @@ from testflow.reporting.writer import write_reports
 from testflow.runtime.devserver import TemporalUnavailable
 from testflow.runtime.engine import Engine, RunPreparationError, resolve_secrets
 from testflow.runtime.progress import ProgressPrinter
-from testflow.runtime.run_events import iter_events
 from testflow.runtime.settings import Settings
 from testflow.runtime.worker import build_worker  # noqa: F401 (imported while Temporal boots)
 from testflow.workflows.search import FLOW
@@ -290,21 +289,12 @@ async def _run_all(
 
 
 async def follow(engine: Engine, run_id: str, printer: ProgressPrinter) -> RunResult:
-    """:meth:`Engine.follow`, woken by the run's end instead of its next progress poll.
+    """:meth:`Engine.follow`: woken by the run's end instead of its next progress poll.
 
     Progress is polled every 0.3 s or more; a short flow ends between two polls, and waiting
     for the next one cost up to a fifth of a cold ``testflow run``.
     """
-    client = engine._client()
-    handle = client.get_workflow_handle(run_id, result_type=RunResult)
-    ended: asyncio.Future[RunResult] = asyncio.ensure_future(handle.result())
-    try:
-        # attempts as in Engine.events: a busy worker answers queries late.
-        async for event in iter_events(client, run_id, attempts=60, wake=ended):
-            printer(event)
-        return await ended
-    finally:
-        ended.cancel()
+    return await engine.follow(run_id, printer)
 
 
 @contextlib.asynccontextmanager

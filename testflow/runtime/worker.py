@@ -10,6 +10,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import testflow
+from testflow.activities.records import store_records_activity
 from testflow.activities.runner import StepRunner
 from testflow.dsl.registry import StepRegistry
 from testflow.runtime.artifacts import open_store
@@ -61,7 +62,7 @@ def build_worker(
         build_id=None if deployment else f"testflow-{testflow.__version__}",
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=runner.activities(),
+        activities=[*runner.activities(), store_records_activity(store)],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_local_activities=settings.max_concurrent_local_activities,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         StepBase,
     )
     from testflow.dsl.results import (
+        ArtifactRef,
         RunResult,
         RunStatus,
         StepError,
@@ -43,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
     from testflow.dsl.templating import Renderer, TemplateError, TemplateRuntime
     from testflow.workflows.options import step_options
     from testflow.workflows.records import (
+        STORE_RECORDS,
+        STORE_RECORDS_PATCH,
         outcome,
         outcome_from_error,
         parent_of,
@@ -50,13 +55,14 @@ with workflow.unsafe.imports_passed_through():
         step_record,
     )
     from testflow.workflows.search import STATUS
-    from testflow.workflows.state import RunState
+    from testflow.workflows.state import RunState, activity_context
     from testflow.workflows.types import (
         CarriedState,
         FlowInput,
         KindOptions,
         PollSpec,
         ProgressPage,
+        RecordsPage,
         ResumeFrom,
         StepInput,
         WebhookConfig,
@@ -93,6 +99,7 @@ class FlowWorkflow:
             secrets=[v for v in input.secrets.values() if v],
             context=dict(carried.context) if carried else {},
             records=list(carried.records) if carried else [],
+            stored=list(carried.stored) if carried else [],
             event_seq=carried.event_seq if carried else 0,
             started_at=carried.started_at if carried else None,
         )
@@ -233,9 +240,11 @@ class FlowWorkflow:
                 continue
             if self.state.failed:
                 self._skip(step, "steps", _SKIP_AFTER_FAILURE)
+                await self._store_records()
                 continue
             if not await self._run_step(step, "steps", "", {}):
                 self.state.failed = True
+            await self._store_records()
             if index + 1 < len(steps) and workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -250,10 +259,37 @@ class FlowWorkflow:
                                 failed=self.state.failed,
                                 webhooks=self.inbox.deliveries,
                                 webhook_nonce=self.inbox.nonce,
+                                **({"stored": self.state.stored} if self.state.stored else {}),
                             )
                         }
                     )
                 )
+
+    async def _store_records(self) -> None:
+        """Move the records so far to the artifact store once there is a page of them.
+
+        The run then carries (across continue-as-new) and returns only their refs and the
+        records since: its result and carried state stay small whatever the step count.
+        """
+        page_size = self.input.options.records_page
+        if len(self.state.records) < page_size or not workflow.patched(STORE_RECORDS_PATCH):
+            return
+        page = RecordsPage(
+            run_id=self.run_id, index=len(self.state.stored), records=self.state.records
+        )
+        try:
+            ref = await workflow.execute_local_activity(
+                STORE_RECORDS,
+                page,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                result_type=ArtifactRef,
+            )
+        except (ActivityError, ApplicationError):
+            # A worker without the activity, a store that refuses: the records stay in the
+            # run as they did before pages existed, and the next step tries again.
+            return
+        self.state.records_stored(ref)
 
     # -- structure ------------------------------------------------------------------------
     async def _run_list(
@@ -571,7 +607,12 @@ class FlowWorkflow:
             config=config,
             assertions=assertions,
             extract=step.extract,
-            context=ctx,
+            context=activity_context(
+                ctx,
+                step_outputs=kind.step_outputs,
+                that=step.assert_.get("that"),
+                extract=step.extract,
+            ),
             connections=self.input.connections,
             secret_values=self.state.secrets,
             env=self.input.env,

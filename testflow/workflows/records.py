@@ -10,6 +10,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 from testflow.dsl.models import StepBase
 from testflow.dsl.results import StepError, StepOutcome, StepRecord, StepStatus
 
+STORE_RECORDS = "testflow.store_records"
+"""Activity that writes a page of step records to the artifact store and returns its ref."""
+STORE_RECORDS_PATCH = "records-in-artifact-store"
+"""Guards the activity (RunOptions.records_page). Every record in the result made the
+10,000-step result ~6 MB, and each continue-as-new handed the next run all records so far,
+parsed by it inside the deadlock detector's 2 s (exceeded at ~4,000 records on a busy
+machine). A page of 1,000 is a few tens of KB through the codec, one local activity."""
+
 
 def parent_of(key: str) -> str | None:
     """``steps.group.inner`` -> ``steps.group``; None at the top."""

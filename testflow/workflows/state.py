@@ -13,6 +13,7 @@ from typing import Any
 
 from testflow.dsl.masking import mask
 from testflow.dsl.results import (
+    ArtifactRef,
     RunEvent,
     RunResult,
     RunStatus,
@@ -22,6 +23,26 @@ from testflow.dsl.results import (
 )
 
 _MISSING = object()
+STEPS = "steps"
+"""The context's map of every finished step's status and extracted values (``steps.login.token``)."""
+
+
+def activity_context(
+    context: dict[str, Any], *, step_outputs: bool, that: Any, extract: dict[str, str]
+) -> dict[str, Any]:
+    """The context a step's activity is sent: without the ``steps`` map unless it may be read.
+
+    The map grows with every finished step; sent whole, each step's input (serialised, encrypted,
+    handed to the SDK core) grew with the run, 10,000 steps took ~100x the time of the first
+    ones. The workflow renders config and assertions itself; in the activity only ``that``
+    expressions and template extractions see the context, and executors that read
+    ``step_outputs`` (plugins, third-party kinds: ``step_outputs``).
+    """
+    if step_outputs or STEPS not in context:
+        return context
+    if STEPS in repr(that) or any(STEPS in text for text in extract.values()):
+        return context
+    return {name: value for name, value in context.items() if name != STEPS}
 
 
 class RunState:
@@ -34,6 +55,7 @@ class RunState:
         secrets: list[str],
         context: dict[str, Any],
         records: list[StepRecord] | None = None,
+        stored: list[ArtifactRef] | None = None,
         event_seq: int = 0,
         started_at: datetime | None = None,
     ) -> None:
@@ -43,6 +65,8 @@ class RunState:
         self.secrets = secrets
         self.context = context
         self.records: list[StepRecord] = list(records or [])
+        # Earlier records, moved to the artifact store a page at a time (long runs).
+        self.stored: list[ArtifactRef] = list(stored or [])
         self.events: list[RunEvent] = []
         self.seq = event_seq
         self.started_at = started_at or clock()
@@ -107,12 +131,17 @@ class RunState:
         return self.masked(changes)  # type: ignore[no-any-return]
 
     def note_step_output(self, step_id: str, status: StepStatus, extracted: dict[str, Any]) -> None:
-        steps = self.context.setdefault("steps", {})
+        steps = self.context.setdefault(STEPS, {})
         steps[step_id] = {"status": status, **extracted}
 
     def step_outputs(self) -> dict[str, Any]:
-        value = self.context.get("steps", {})
+        value = self.context.get(STEPS, {})
         return dict(value) if isinstance(value, dict) else {}
+
+    def records_stored(self, ref: ArtifactRef) -> None:
+        """The records so far are in the store as page ``ref``: the run keeps only the ref."""
+        self.stored.append(ref)
+        self.records = []
 
     # -- result -------------------------------------------------------------------------
     def result(
@@ -138,4 +167,6 @@ class RunState:
             error=error,
             tags=tags,
             environment=environment,
+            # Only when there are: the result of a short run stays as it was.
+            **({"steps_stored": self.stored} if self.stored else {}),
         )

@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from testflow.dsl.models import Flow, RetrySpec
 from testflow.dsl.registry import KindMode, StepKind
-from testflow.dsl.results import RunEvent, StepRecord
+from testflow.dsl.results import ArtifactRef, RunEvent, StepRecord
+
+# Executors that never read StepContext.step_outputs (checked by a test). Third-party kinds and
+# plugins may, so they keep getting it.
+_OWN_EXECUTORS = ("testflow.activities.", "testflow.mocks.")
 
 
 class Model(BaseModel):
@@ -24,6 +28,14 @@ class KindOptions(Model):
     activity: str
     timeout: timedelta
     retry: RetrySpec
+    step_outputs: bool = Field(
+        True,
+        description=(
+            "The kind's executor may read the outputs of earlier steps (the `steps` map; "
+            "plugins get it as the protocol's step_outputs), so its activity is sent the whole "
+            "map, which grows with every step. False for testflow's own executors."
+        ),
+    )
 
     @classmethod
     def of(cls, kind: StepKind) -> KindOptions:
@@ -33,6 +45,7 @@ class KindOptions(Model):
             activity=kind.activity_name,
             timeout=kind.default_timeout,
             retry=kind.default_retry,
+            step_outputs=not (kind.executor or "").startswith(_OWN_EXECUTORS),
         )
 
 
@@ -42,6 +55,14 @@ class RunOptions(Model):
     heartbeat_timeout: timedelta = timedelta(seconds=5)
     progress_page: int = 500
     fail_fast: bool = False
+    records_page: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Step records a run keeps before it moves them to the artifact store (a page; "
+            "RunResult.steps_stored), so its result and carried state stay small."
+        ),
+    )
     file_root: str | None = Field(
         None,
         description=(
@@ -78,6 +99,18 @@ class CarriedState(Model):
     failed: bool
     webhooks: dict[str, list[WebhookDelivery]] = Field(default_factory=dict)
     webhook_nonce: str = ""
+    stored: list[ArtifactRef] = Field(
+        default_factory=list,
+        description="Pages of earlier records in the artifact store (RunResult.steps_stored).",
+    )
+
+
+class RecordsPage(Model):
+    """Step records a long run moves to the artifact store (activity ``STORE_RECORDS``)."""
+
+    run_id: str
+    index: int = Field(description="0, 1, 2... in run order (the file name).")
+    records: list[StepRecord]
 
 
 class ResumeFrom(Model):
