@@ -99,14 +99,23 @@ class _Writer:
 def _write(path: str, data: bytes) -> None:
     try:
         try:
-            with open(path, "wb") as file:
-                file.write(data)
+            _write_file(path, data)
         except FileNotFoundError:  # the run's directory was removed meanwhile
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as file:
-                file.write(data)
+            _write_file(path, data)
     except OSError as exc:  # reports show such a detail as unavailable
         log.warning("cannot write artifact %s: %s", path, exc)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    # os-level calls: open() builds a buffered file object for one write (half the CPU).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 _writer = _Writer()

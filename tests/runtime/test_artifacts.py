@@ -50,3 +50,12 @@ def test_a_run_directory_removed_meanwhile_is_created_again(tmp_path: Path) -> N
 def test_a_missing_artifact_reads_as_none(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path)
     assert store.get_json("run-d", "nothing.json") is None
+
+
+def test_a_large_artifact_is_written_whole(tmp_path: Path) -> None:
+    store = LocalArtifactStore(tmp_path)
+    data = bytes(range(256)) * (12 * 1024)  # 3 MB
+    ref = store.put_bytes("run-e", "body.bin", data)
+    flush_writes()
+    assert (tmp_path / "run-e" / "body.bin").read_bytes() == data
+    assert ref.size == len(data)
