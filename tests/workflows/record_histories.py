@@ -1,8 +1,10 @@
-"""Record the committed replay histories: ``python -m tests.workflows.record_histories``."""
+"""Record the committed replay histories: ``python -m tests.workflows.record_histories [NAME...]``
+(no name: every case)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +13,8 @@ from testflow.dsl.models import Flow
 from testflow.runtime.devserver import start_dev_server
 from testflow.runtime.engine import Engine, data_converter
 from testflow.runtime.settings import Settings
-from testflow.workflows.types import WebhookDelivery
-from tests.workflows.replay_cases import CASES, SUB_FLOW, TEST_KEYS
+from testflow.workflows.types import RunOptions, WebhookDelivery
+from tests.workflows.replay_cases import CASES, OPTIONS, SUB_FLOW, TEST_KEYS
 
 HERE = Path(__file__).resolve().parent / "histories"
 
@@ -27,14 +29,17 @@ def build(name: str) -> Flow:
     return flow.model_copy(update={"steps": steps})
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     home = Path(tempfile.mkdtemp())
     settings = Settings(home=home, artifacts_dir=home / "a", encryption_keys=TEST_KEYS, task_queue="replay")
     env = await start_dev_server(data_converter=data_converter(settings))
     try:
         async with Engine(settings, client=env.client) as engine:
-            for name in CASES:
-                handle = await engine.start(build(name), environ={"REPLAY_TOKEN": "t0ken-value"}, run_id=f"replay-{name}")
+            for name in names or CASES:
+                options = RunOptions(**OPTIONS.get(name, {}))
+                handle = await engine.start(
+                    build(name), environ={"REPLAY_TOKEN": "t0ken-value"}, run_id=f"replay-{name}", options=options
+                )
                 if name == "webhook":
                     await asyncio.sleep(1)
                     await handle.signal("webhook", WebhookDelivery(name="cb", body={"ok": True}, received_at=datetime.now(UTC)))
@@ -47,4 +52,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

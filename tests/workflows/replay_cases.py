@@ -71,6 +71,13 @@ CASES: dict[str, dict[str, Any]] = {
             {"id": "hook", "type": "webhook.wait", "name": "cb", "within": "20s", "assert": {"count": 1}, "extract": {"got": "$.ok"}},
         ]
     },
+    # Records moved to the artifact store in pages (RunOptions.records_page, workflow.patched).
+    "records_pages": {
+        "steps": [{"id": f"s{i}", "type": "transform", "set": {"i": i}} for i in range(5)],
+    },
 }
+
+OPTIONS: dict[str, dict[str, Any]] = {"records_pages": {"records_page": 2}}
+"""RunOptions of the cases that need some (recorded with them)."""
 
 SUB_FLOW: dict[str, Any] = {"name": "sub", "context": {"x": 0}, "steps": [{"id": "inc", "type": "transform", "set": {"y": "{{ x + 1 }}"}}]}
