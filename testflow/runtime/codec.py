@@ -5,12 +5,13 @@ clear (ARCHITECTURE.md section 4, rule 7). The codec encrypts whole payloads wit
 key and decrypts with any known key (the key id travels in the payload metadata), so keys can
 be rotated: add the new key first, keep the old ones until no history needs them.
 
-Large payloads are compressed before they are encrypted (a run's result, the state a long run
-carries across continue-as-new, pages of progress events): they are JSON with the same keys
-over and over, 10-20x smaller compressed. Temporal rejects payloads over 2 MB, so what is
-still large after that (a result of tens of thousands of steps) is kept, encrypted, in the
-artifact store and Temporal holds a reference (:func:`large_payload_storage`, the SDK's
-external storage): nothing depends on the step count.
+Large payloads are compressed before they are encrypted (a run's input and result, the state
+a long run carries across continue-as-new, pages of progress events): they are JSON with the
+same keys over and over, 11-16x smaller compressed (a 2,000-step result, a page of events).
+Temporal rejects payloads over 2 MB; what is still that large after compression (a flow of
+hundreds of thousands of steps, a huge context) is kept, encrypted, in the artifact store
+and Temporal holds a reference (:func:`large_payload_storage`, the SDK's external storage).
+A long run's step records go to the store in pages anyway (testflow.activities.records).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ COMPRESSION = "compression"
 COMPRESS_FROM = 16 * 1024
 """Payloads at least this large (serialised) are compressed before encryption. Small enough
 that a page of progress events or a result of a few hundred steps is; large enough that a
-step's own input and outcome are not (bench/long_flow.py)."""
+step's own input and outcome (a few KB, previews included) are not."""
 EXTERNAL_FROM = 1024 * 1024
 """Encoded payloads at least this large go to the artifact store (Temporal rejects 2 MB,
 ARCHITECTURE.md section 4). Not lower: a payload under it travels as before, so a deployment
@@ -114,7 +115,7 @@ class EncryptionCodec(PayloadCodec):
         data = payload.SerializeToString()
         metadata = {"encoding": ENCODING}
         if len(data) >= self.compress_from:
-            # Level 1: within a few percent of level 6 on this JSON, at a third of the time.
+            # Level 1: 11.5x on a 2,000-step result where level 6 gets 13.6x, in 60% of its time.
             packed = zlib.compress(data, 1)
             if len(packed) < len(data):
                 data, metadata[COMPRESSION] = packed, b"zlib"
