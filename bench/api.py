@@ -4,7 +4,7 @@
 embedded worker, SQLite or PostgreSQL index, an API token required). This process is only the
 load: N clients each POST /runs (a stored flow, by id) and then read the run's SSE stream to run_finished.
 
-Printed: p50/p95 of the POST /runs latency; the floor measured in the same run against the same
+Printed: p50/p95 of the POST /runs latency (and p50 of 20 starts one at a time before); the floor measured in the same run against the same
 dev server (N concurrent bare ``client.start_workflow`` of the same workflow and input, nothing
 else in between, their runs executed by the same worker); the ratio; lost runs (a stream that
 did not end with run_finished); the server's own breakdown of a start (its Server-Timing
@@ -53,6 +53,7 @@ steps:
   - {id: two, type: transform, set: {n: 2}}
   - {id: three, type: log, message: three}
 """
+SINGLE = 20  # starts one at a time, before the concurrent ones
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -126,8 +127,9 @@ class Server:
         return left
 
 
-async def floor(settings: Settings, address: str, runs: int) -> list[float]:
-    """N concurrent bare start_workflow calls of the same workflow and input (then their ends)."""
+async def floor(settings: Settings, address: str, runs: int) -> tuple[list[float], list[float]]:
+    """Bare start_workflow calls of the same workflow and input (then their ends): SINGLE one
+    at a time, then N concurrently."""
     from temporalio.client import Client
     from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -166,8 +168,11 @@ async def floor(settings: Settings, address: str, runs: int) -> list[float]:
         await handle.result()
 
     await one(False)  # warm: the client's first call, the worker's first run
+    for _ in range(SINGLE):
+        await one(True)
+    single, latencies[:] = latencies[:], []
     await asyncio.gather(*(one(True) for _ in range(runs)))
-    return latencies
+    return single, latencies
 
 
 def descendants(pid: int) -> dict[int, str]:
@@ -214,8 +219,15 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
         stored.raise_for_status()
         body = {"flow_id": stored.json()["id"]}
         (await client.post("/api/v1/runs", json=body)).raise_for_status()  # warm
+        single = []
+        for _ in range(SINGLE):  # one at a time, nothing else going on
+            began = time.perf_counter()
+            (await client.post("/api/v1/runs", json=body)).raise_for_status()
+            single.append(time.perf_counter() - began)
+        await asyncio.sleep(2)  # let those runs end
         # One open connection per client, as the floor's client has its channel: the load
-        # generator's TCP handshakes are not the server's start latency.
+        # generator's TCP handshakes are not the server's start latency. Right before the
+        # burst: uvicorn closes connections idle for 5 s.
         await asyncio.gather(*(client.get("/healthz") for _ in range(runs)))
         latencies: list[float] = []
         spans: dict[str, list[float]] = defaultdict(list)
@@ -223,9 +235,13 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
 
         async def one() -> tuple[str | None, int]:
             began = time.perf_counter()
-            answer = await client.post("/api/v1/runs", json=body)
+            try:
+                answer = await client.post("/api/v1/runs", json=body)
+                answer.raise_for_status()
+            except httpx.HTTPError as exc:  # a start that failed is a lost run: count it
+                errors.append(f"POST /runs: {type(exc).__name__}: {exc}")
+                return None, 0
             latencies.append(time.perf_counter() - began)
-            answer.raise_for_status()
             for name, value in server_timing(answer.headers.get("server-timing", "")).items():
                 spans[name].append(value)
             run_id = answer.json()["run_id"]
@@ -255,6 +271,7 @@ async def through_api(url: str, token: str, runs: int) -> dict[str, Any]:
     finished = [s for s, _ in ended if s is not None]
     return {
         "latencies": latencies,
+        "single_start_p50_ms": ms(statistics.median(single)),
         "spans_p95_ms": {k: ms(pct(v, 0.95)) for k, v in sorted(spans.items())},
         "all_streamed_s": round(total, 2),
         "streams_finished": len(finished),
@@ -314,7 +331,7 @@ async def main(
     try:
         address = await server.ready()
         settings = Settings(home=home)
-        floor_latencies = await floor(settings, address, runs)
+        floor_single, floor_latencies = await floor(settings, address, runs)
         if profile:
             spy = profiler(server.proc.pid, profile)
             await asyncio.sleep(1)
@@ -341,6 +358,7 @@ async def main(
         "floor_start_workflow_p50_ms": ms(statistics.median(floor_latencies)),
         "floor_start_workflow_p95_ms": ms(pct(floor_latencies, 0.95)),
         "p95_ratio_to_floor": round(pct(latencies, 0.95) / pct(floor_latencies, 0.95), 2),
+        "single_floor_p50_ms": ms(statistics.median(floor_single)),
         "lost": runs - api["streams_finished"],
         "children_left_after_sigint": leaked,
         **api,

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from testflow.api.db.models import ApiToken
 from testflow.api.db.session import Database
 from testflow.api.errors import Forbidden, Unauthorized, Unavailable
 from testflow.api.flowcache import FlowCache
@@ -25,6 +26,7 @@ from testflow.api.security import (
     count_tokens,
     find_token,
     role_allows,
+    touch_token,
 )
 from testflow.dsl.registry import StepRegistry
 from testflow.runtime.settings import Settings
@@ -135,16 +137,21 @@ async def principal(
     state = app_state(request)
     with span("auth"):
         token = credentials.credentials if credentials is not None else ""
-        if token and (known := state.tokens.get(token)) is not None:
+        if token:
+
+            async def lookup() -> ApiToken | None:
+                async with state.db.session() as session:
+                    return await find_token(session, token)
+
+            async def touch(token_id: str) -> None:
+                await state.db.write(lambda session: touch_token(session, token_id))
+
+            known = await state.tokens.verify(token, lookup, touch)
+            if known is None:
+                raise Unauthorized("unknown or revoked API token")
             token_id, name, role = known
             return Principal(name=name, role=role, token_id=token_id)
         async with state.db.session() as session:
-            if token:
-                row = await find_token(session, token)
-                if row is None:
-                    raise Unauthorized("unknown or revoked API token")
-                state.tokens.put(token, row)
-                return Principal(name=row.name, role=row.role, token_id=row.id)
             if await state.auth_required(session):
                 raise Unauthorized("an API token is required: Authorization: Bearer <token>")
     return Principal(name="local", role="admin")

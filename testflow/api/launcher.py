@@ -96,7 +96,7 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
     with span("parse"):
         loaded = state.flows.parse(state.registry, state.library_dir, req.text, filename, known)
     # End the read transaction (environment, stored flow): no pooled connection is held while
-    # Temporal starts the run (100 concurrent starts of stored flows waited for the pool).
+    # Temporal starts the run (the pool has 15; 100 concurrent starts would hold them all).
     await session.commit()
     from testflow.runtime.engine import new_run_id  # loaded with the engine already
 

@@ -9,11 +9,14 @@ same way; the API stores ``key_id:base64(nonce+ciphertext)`` and never returns i
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import logging
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -23,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from testflow.api.db.models import ApiToken
 from testflow.runtime.codec import EncryptionKeys
 
+log = logging.getLogger("testflow.api.security")
 Role = Literal["viewer", "runner", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "runner", "admin")
 TOKEN_PREFIX = "tf_"
@@ -60,37 +64,79 @@ async def find_token(session: AsyncSession, token: str) -> ApiToken | None:
             select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked == 0)
         )
     ).scalar_one_or_none()
-    if row is not None:
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=datetime.now(UTC))
-        )
-        await session.commit()
     return row
+
+
+async def touch_token(session: AsyncSession, token_id: str) -> None:
+    """Stamp ``last_used_at`` (the caller commits)."""
+    stamp = update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=datetime.now(UTC))
+    await session.execute(stamp)
+
+
+Known = tuple[str, str, str]  # a verified token's (id, name, role)
 
 
 class TokenCache:
     """Tokens verified in the last few seconds, by hash: a burst of requests with one token costs
     one lookup and one ``last_used_at`` write, not one each (on SQLite every such write took
-    the database's single write lock). Unknown tokens are never cached. A token revoked through
-    this server is dropped at once (:meth:`clear`); one revoked elsewhere (the CLI, another
-    replica) keeps working here for at most ``ttl`` seconds."""
+    the database's single write lock; it now runs after the answer). Requests that miss together share one lookup (when an
+    entry expired under 100 concurrent requests, each looked it up). Unknown tokens are never
+    cached. A token revoked through this server is dropped at once (:meth:`clear`); one revoked
+    elsewhere (the CLI, another replica) keeps working here for at most ``ttl`` seconds."""
 
     def __init__(self, ttl: float = 5.0, size: int = 1024) -> None:
         self.ttl = ttl
         self.size = size
-        self._items: dict[str, tuple[float, str, str, str]] = {}
+        self._items: dict[str, tuple[float, Known]] = {}
+        self._lookups: dict[str, asyncio.Future[Known | None]] = {}
+        self._background: set[asyncio.Future[None]] = set()
 
-    def get(self, token: str) -> tuple[str, str, str] | None:
-        """(id, name, role) of a recently verified token."""
-        hit = self._items.get(hash_token(token))
-        if hit is None or time.monotonic() > hit[0]:
-            return None
-        return hit[1], hit[2], hit[3]
+    async def verify(
+        self,
+        token: str,
+        lookup: Callable[[], Awaitable[ApiToken | None]],
+        touch: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Known | None:
+        """The token's (id, name, role), from the cache or from ``lookup``; None: unknown.
+        ``touch(id)`` runs in the background after a lookup found it (the ``last_used_at``
+        write: no request waits for it)."""
+        key = hash_token(token)
+        hit = self._items.get(key)
+        if hit is not None and time.monotonic() <= hit[0]:
+            return hit[1]
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = self._lookups[key] = asyncio.ensure_future(self._lookup(key, lookup, touch))
+        return await asyncio.shield(pending)
 
-    def put(self, token: str, row: ApiToken) -> None:
-        if len(self._items) >= self.size:
-            self._items.clear()  # bounded; a refill costs one lookup per token
-        self._items[hash_token(token)] = (time.monotonic() + self.ttl, row.id, row.name, row.role)
+    async def _lookup(
+        self,
+        key: str,
+        lookup: Callable[[], Awaitable[ApiToken | None]],
+        touch: Callable[[str], Awaitable[None]] | None,
+    ) -> Known | None:
+        try:
+            row = await lookup()
+            if row is None:
+                return None
+            if touch is not None:
+                task = asyncio.ensure_future(self._touch(touch, row.id))
+                self._background.add(task)  # referenced until done (else it may be collected)
+                task.add_done_callback(self._background.discard)
+            if len(self._items) >= self.size:
+                self._items.clear()  # bounded; a refill costs one lookup per token
+            known = (row.id, row.name, row.role)
+            self._items[key] = (time.monotonic() + self.ttl, known)
+            return known
+        finally:
+            del self._lookups[key]
+
+    @staticmethod
+    async def _touch(touch: Callable[[str], Awaitable[None]], token_id: str) -> None:
+        try:
+            await touch(token_id)
+        except Exception as exc:  # a missed stamp is not worth a failed request
+            log.warning("could not stamp the use of token %s: %s", token_id, exc)
 
     def clear(self) -> None:
         self._items.clear()

@@ -88,9 +88,14 @@ class WorkerProcess:
                 log.error("the worker process did not restart: %s", exc)
                 delay = min(delay * 2, 30.0)
 
-    async def stop(self, grace: float = 20) -> None:
-        """Close the child's stdin (it drains its worker and exits); kill it after ``grace`` s."""
+    async def stop(self, supervisor: asyncio.Task[None] | None = None, grace: float = 20) -> None:
+        """Close the child's stdin (it drains its worker and exits); kill it after ``grace`` s.
+        The supervisor goes first, so that no restart races the stop."""
         self._stopping = True
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
         await self._end(grace)
 
     async def _end(self, grace: float) -> None:
@@ -121,10 +126,7 @@ async def worker_process(settings: Settings, address: str) -> AsyncIterator[Work
     try:
         yield child
     finally:
-        await child.stop()
-        supervisor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await supervisor
+        await child.stop(supervisor)
 
 
 def worker_main() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 
 from testflow.api.app import create_app
-from testflow.api.db.models import RunRow, utcnow
+from testflow.api.db.models import ApiToken, RunRow, utcnow
 from testflow.api.db.session import Database
 from testflow.api.deps import AppState
+from testflow.api.security import TokenCache, create_token, find_token
 from testflow.runtime.engine import Engine
 from testflow.runtime.settings import Settings
 from tests.api.conftest import PG_URL, postgres_up, serve
@@ -176,12 +177,49 @@ async def test_a_token_revoked_through_the_api_stops_working_at_once(app: App) -
         for _ in range(3):  # verified once, then served from the cache
             assert (await app.client.get("/runs", headers=headers)).status_code == 200
         assert len(app.state.tokens._items) == 1
+
+        async def stamped() -> bool:  # last_used_at is written after the answer
+            listed = (await app.client.get("/tokens", headers=headers)).json()
+            return any(t["id"] == token_id and t["last_used_at"] for t in listed)
+
+        await until(stamped)
         revoked = await app.client.delete(f"/tokens/{token_id}", headers=headers)
         assert revoked.status_code == 204
         assert (await app.client.get("/runs", headers=headers)).status_code == 401
     finally:  # with no token left, auth "auto" lets the other tests in without one
         if revoked is None or revoked.status_code != 204:
             await app.client.delete(f"/tokens/{token_id}", headers=headers)
+
+
+async def test_requests_missing_the_token_cache_together_share_one_lookup(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tokens.db'}")
+    await db.migrate()
+    try:
+        async with db.session() as session:
+            row, token = await create_token(session, name="burst", role="runner")
+        lookups = 0
+
+        def lookup_of(value: str) -> Callable[[], Awaitable[ApiToken | None]]:
+            async def lookup() -> ApiToken | None:
+                nonlocal lookups
+                lookups += 1
+                async with db.session() as session:
+                    return await find_token(session, value)
+
+            return lookup
+
+        cache = TokenCache(ttl=0.5)
+        first = await asyncio.gather(*(cache.verify(token, lookup_of(token)) for _ in range(50)))
+        assert lookups == 1 and set(first) == {(row.id, "burst", "runner")}
+        await asyncio.sleep(0.6)  # expired: the next burst looks it up once again
+        await asyncio.gather(*(cache.verify(token, lookup_of(token)) for _ in range(50)))
+        assert lookups == 2
+        unknown = await asyncio.gather(
+            *(cache.verify("tf_nope", lookup_of("tf_nope")) for _ in range(5))
+        )
+        assert lookups == 3 and unknown == [None] * 5  # not cached: asked again next time
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
