@@ -102,6 +102,9 @@ def iter_strings(value: Any, path: str, *, skip_steps: bool = False) -> Iterator
 
 
 def _holds_steps(kind: Any, key: str) -> bool:
+    # ``type`` may be any YAML value here (a list, a mapping): the schema reports it later.
+    if not isinstance(kind, str):
+        return False
     return (kind, key) in {("group", "steps"), ("parallel", "branches"), ("poll", "step")}
 
 

@@ -90,7 +90,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
 
 def image_env(venv: Path, home: Path) -> dict[str, str]:
     """The image's environment: its venv first on PATH, no system `temporal` reachable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTFLOW_")}
+    # PYTHONPATH too: a checkout on it would shadow the installed wheel.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TESTFLOW_") and k != "PYTHONPATH"
+    }
     env.update(
         PATH=f"{venv / 'bin'}:/usr/bin:/bin",
         TESTFLOW_HOME=str(home),

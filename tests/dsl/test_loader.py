@@ -441,3 +441,12 @@ def test_plugin_kinds_are_checked_against_their_json_schema() -> None:
     assert error.hint == "did you mean 'greeting'?"
     (error,) = _errors(base + step.format("greeting: hi\n    count: many"), registry=registry)
     assert (error.path, error.message) == ("steps[0].count", "'many' is not of type 'integer'")
+
+
+def test_a_list_as_step_type_is_a_diagnostic_not_a_crash() -> None:
+    # Found by the YAML fuzzer: the undefined-name check hashed `type` before the schema ran.
+    text = 'name: x\nsteps:\n  - id: a\n    type: [a]\n    x: "{{ y }}"\n'
+    with pytest.raises(FlowValidationError) as info:
+        parse_flow(text, "f.yaml")
+    first = info.value.errors[0]
+    assert (first.line, first.col) == (4, 11) and "expected a string" in first.message
