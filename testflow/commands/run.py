@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
             prestart(ui=ui)
         from rich.console import Console
 
+        from testflow.reporting.model import ReportError
         from testflow.reporting.writer import parse_formats
         from testflow.runtime.local_run import RunRequest, execute, parse_vars, split_csv
         from testflow.runtime.progress import ProgressPrinter
@@ -77,7 +78,7 @@ def register(app: typer.Typer) -> None:
         try:
             formats = parse_formats(report)
             variables = parse_vars(var)
-        except ValueError as exc:
+        except (ValueError, ReportError) as exc:
             raise typer.BadParameter(str(exc)) from exc
         request = RunRequest(
             paths=paths,
