@@ -6,8 +6,9 @@ are also at the root for probes and scrapers. The built web UI (testflow/api/sta
 
 This module never imports testflow.activities: a server beside remote workers loads no
 protocol client. The Temporal side is an :class:`~testflow.runtime.engine.Engine` handed in by
-``testflow serve`` (which may run a worker in-process); without one, the app connects its own
-engine without a worker when it starts.
+``testflow serve`` (whose embedded worker runs in a child process, not on this app's loop);
+without one, the app connects its own engine without a worker when it starts. Responses carry
+a Server-Timing header with the parts of the request that were timed (bench/api.py).
 """
 
 from __future__ import annotations
