@@ -1270,7 +1270,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "AssertionFailed" | "StepFailed" | "Timeout" | "TemplateError" | "InvalidConfig" | "PluginCrashed" | "Cancelled" | "InfraError";
+            type: "AssertionFailed" | "StepFailed" | "Timeout" | "TemplateError" | "InvalidConfig" | "PluginCrashed" | "Cancelled" | "InfraError" | "FileNotAllowed";
         };
         /** StepKindOut */
         StepKindOut: {
