@@ -17,25 +17,25 @@ pytestmark = [pytest.mark.e2e, pytest.mark.workflow]
 
 SECRET = "tf-secret-9f8e7d6c5b"
 
-PASSING = f"""
+PASSING = """
 name: Secret order
 tags: [smoke]
 context:
-  base: "{{{{ env.ORDERS_URL }}}}"
-  token: "{{{{ secret('PARTNER_TOKEN') }}}}"
+  base: "{{ env.ORDERS_URL }}"
+  token: "{{ secret('PARTNER_TOKEN') }}"
 steps:
   - id: create
     type: http
     request:
       method: POST
-      url: "{{{{ base }}}}/orders"
-      headers: {{X-Partner-Token: "{{{{ token }}}}"}}
-      json: {{product: "book for {{{{ token }}}}", price: 12}}
-    extract: {{orderId: "$.id"}}
-    assert: {{status: 201}}
+      url: "{{ base }}/orders"
+      headers: {X-Partner-Token: "{{ token }}"}
+      json: {product: "book for {{ token }}", price: 12}
+    extract: {orderId: "$.id"}
+    assert: {status: 201}
   - id: note
     type: log
-    message: "created {{{{ orderId }}}} with {{{{ token }}}}"
+    message: "created {{ orderId }} with {{ token }}"
 """
 
 FAILING = """

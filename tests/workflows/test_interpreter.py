@@ -239,7 +239,7 @@ async def test_cancellation_runs_teardown(temporal_client: Client, settings: Set
 @pytest.mark.slow
 async def test_long_flow_continues_as_new(temporal_client: Client, settings: Settings, task_queue: str) -> None:
     steps = [{"id": f"s{i}", "type": "transform", "set": {"i": i}} for i in range(3000)]
-    result, events = await run_flow(temporal_client, settings, task_queue, {"steps": steps})
+    result, _events = await run_flow(temporal_client, settings, task_queue, {"steps": steps})
     assert result.status == "passed"
     assert len(result.steps) == 3000 and result.context["i"] == 2999
     handle = temporal_client.get_workflow_handle(result.run_id)
