@@ -66,6 +66,18 @@ class NotImplementedYet(ApiProblem):
     status = 501
 
 
+def field_problem(path: str, message: str) -> dict[str, Any]:
+    """A problem with a request field (no source position), shaped like a diagnostic."""
+    return {
+        "path": path,
+        "line": None,
+        "col": None,
+        "message": message,
+        "hint": None,
+        "severity": "error",
+    }
+
+
 def diagnostic_dict(diagnostic: Diagnostic) -> dict[str, Any]:
     return {
         "file": diagnostic.file,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from testflow.api.db.models import EnvironmentRow, RunRow, tag_text, utcnow
 from testflow.api.deps import AppState, span
-from testflow.api.errors import Invalid
+from testflow.api.errors import Invalid, field_problem
 from testflow.api.flowcache import default_filename
 from testflow.dsl.models import Connection, Environment, SecretSource
 
@@ -43,7 +43,7 @@ async def load_environment(
     row = await session.get(EnvironmentRow, name)
     if row is None:
         raise Invalid(
-            f"environment {name!r} does not exist", [_field("environment", "unknown environment")]
+            f"environment {name!r} does not exist", [field_problem("environment", "unknown environment")]
         )
     environ = {f"{SECRET_VAR}{key}": state.box.open(value) for key, value in row.secrets.items()}
     environment = Environment(
@@ -54,17 +54,6 @@ async def load_environment(
         connections={k: Connection.model_validate(v) for k, v in row.connections.items()},
     )
     return EnvironmentBundle(environment, environ)
-
-
-def _field(path: str, message: str) -> dict[str, Any]:
-    return {
-        "path": path,
-        "line": None,
-        "col": None,
-        "message": message,
-        "hint": None,
-        "severity": "error",
-    }
 
 
 @dataclass

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from testflow.api.db.models import EnvironmentRow, FlowRow, SuiteRow, utcnow
 from testflow.api.deps import Principal, db_session, require
-from testflow.api.errors import Invalid, NotFound
+from testflow.api.errors import Invalid, NotFound, field_problem
 from testflow.api.launcher import new_id
 from testflow.api.schemas import SuiteIn, SuiteOut
 
@@ -36,17 +34,6 @@ async def suite_row(session: AsyncSession, suite_id: str) -> SuiteRow:
     return row
 
 
-def _problem(path: str, message: str) -> dict[str, Any]:
-    return {
-        "path": path,
-        "line": None,
-        "col": None,
-        "message": message,
-        "hint": None,
-        "severity": "error",
-    }
-
-
 async def _check(session: AsyncSession, body: SuiteIn) -> None:
     """422 with the JSON path of each unknown flow and of an unknown environment: the UI
     shows each beside its field (a flow or environment may be deleted while a suite is edited)."""
@@ -55,12 +42,12 @@ async def _check(session: AsyncSession, body: SuiteIn) -> None:
         (await session.execute(select(FlowRow.id).where(FlowRow.id.in_(flow_ids)))).scalars()
     )
     errors = [
-        _problem(f"flow_ids[{i}]", f"flow {f!r} does not exist")
+        field_problem(f"flow_ids[{i}]", f"flow {f!r} does not exist")
         for i, f in enumerate(flow_ids)
         if f not in found
     ]
     if body.environment and await session.get(EnvironmentRow, body.environment) is None:
-        errors.append(_problem("environment", f"environment {body.environment!r} does not exist"))
+        errors.append(field_problem("environment", f"environment {body.environment!r} does not exist"))
     if errors:
         raise Invalid(f"the suite has {len(errors)} problem(s): {errors[0]['message']}", errors)
 
