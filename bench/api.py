@@ -10,6 +10,13 @@ else in between, their runs executed by the same worker); the ratio; lost runs (
 did not end with run_finished); the server's own breakdown of a start (its Server-Timing
 header: auth, parse, prepare, temporal, index).
 
+What bounds the p95 on this machine: a last phase starts N runs again with the worker stopped
+(SIGSTOP; its runs execute after SIGCONT), so the CPU each process spends per start is the start
+alone, not the runs' execution. From it: ``0.95 x N x serve's CPU per start`` (one event loop
+serves every request: they cannot finish before the loop has done 95 of them) and
+``0.95 x N x (serve + dev server + clients) CPU per start / cores`` (everything shares the
+cores); the larger is the CPU-derived lower bound of the p95, printed beside the floor's own.
+
     python bench/api.py [--runs 100] [--db sqlite|postgresql] [--profile out.svg|out.txt]
 """
 
@@ -17,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -30,6 +39,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +137,9 @@ class Server:
         return left
 
 
-async def floor(settings: Settings, address: str, runs: int) -> tuple[list[float], list[float]]:
-    """Bare start_workflow calls of the same workflow and input (then their ends): SINGLE one
-    at a time, then N concurrently."""
-    from temporalio.client import Client
+def bare_starter(client: Any, task_queue: str) -> Any:
+    """``start(tag)``: one bare start_workflow of the bench flow, as engine.start sends it (the
+    same input, search attributes and summary), nothing else."""
     from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
     from testflow.workflows import FlowWorkflow
@@ -138,7 +147,6 @@ async def floor(settings: Settings, address: str, runs: int) -> tuple[list[float
     from testflow.workflows.search import STATUS, TAGS
     from testflow.workflows.types import FlowInput, RunOptions
 
-    client = await Client.connect(address, data_converter=data_converter(settings))
     flow = parse_flow(FLOW, "bench.yaml").flow
     base = FlowInput(
         run_id="", flow=flow, kinds=kind_options(flow, default_registry()), options=RunOptions()
@@ -150,19 +158,33 @@ async def floor(settings: Settings, address: str, runs: int) -> tuple[list[float
             SearchAttributePair(TAGS, list(flow.tags)),
         ]
     )
-    latencies: list[float] = []
 
-    async def one(record: bool) -> None:
-        run_id = f"run-bench-floor-{uuid.uuid4().hex[:8]}"
-        began = time.perf_counter()
-        handle = await client.start_workflow(
+    async def start(tag: str) -> Any:
+        run_id = f"run-bench-{tag}-{uuid.uuid4().hex[:8]}"
+        return await client.start_workflow(
             FlowWorkflow.run,
             base.model_copy(update={"run_id": run_id}),
             id=run_id,
-            task_queue=settings.task_queue,
+            task_queue=task_queue,
             search_attributes=attrs,
             static_summary=f"{flow.name} (inline)",
         )
+
+    return start
+
+
+async def floor(settings: Settings, address: str, runs: int) -> tuple[list[float], list[float]]:
+    """Bare start_workflow calls of the same workflow and input (then their ends): SINGLE one
+    at a time, then N concurrently."""
+    from temporalio.client import Client
+
+    client = await Client.connect(address, data_converter=data_converter(settings))
+    bare_start = bare_starter(client, settings.task_queue)
+    latencies: list[float] = []
+
+    async def one(record: bool) -> None:
+        began = time.perf_counter()
+        handle = await bare_start("floor")
         if record:
             latencies.append(time.perf_counter() - began)
         await handle.result()
@@ -208,16 +230,45 @@ def server_timing(header: str) -> dict[str, float]:
     return out
 
 
-async def through_api(url: str, token: str, runs: int, streams: bool = True) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
+TLS = ssl.create_default_context()
+"""Shared by the clients: httpx builds one per client otherwise (loading the CA bundle, ~40 ms
+each; 100 clients took 4 s of the machine's CPU)."""
+
+
+def http_client(url: str, token: str) -> httpx.AsyncClient:
     # Idle connections are dropped before uvicorn's 5 s keep-alive ends them: at 5 s both
     # sides raced and a request sent on a connection the server was closing failed.
-    limits = httpx.Limits(
-        max_connections=runs + 10, max_keepalive_connections=runs + 10, keepalive_expiry=4
+    return httpx.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+        limits=httpx.Limits(max_connections=4, keepalive_expiry=4),
+        verify=TLS,
     )
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, timeout=120, limits=limits
-    ) as client:
+
+
+@contextlib.asynccontextmanager
+async def n_clients(url: str, token: str, n: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One HTTP client per simulated client, each with its own open connection (as the
+    floor's client has its channel: the load generator's TCP handshakes are not the server's
+    start latency). One shared httpx pool of 100 connections cost 4-7 ms of CPU per request
+    (its pool is scanned per request), one pool each ~1.5 ms. Warmed right before the burst:
+    uvicorn closes connections idle for 5 s."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(http_client(url, token)) for _ in range(n)]
+        await asyncio.gather(*(c.get("/healthz") for c in clients))
+        yield clients
+
+
+async def metric(client: httpx.AsyncClient, name: str) -> float:
+    """One unlabelled sample of serve's /metrics."""
+    text = (await client.get("/metrics")).text
+    found = re.search(rf"^{name} ([\d.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+async def through_api(url: str, token: str, runs: int, streams: bool = True) -> dict[str, Any]:
+    async with http_client(url, token) as client:
         # A stored flow, started by id: what the UI does (the index row of the flow is read).
         stored = await client.post("/api/v1/flows", json={"text": FLOW})
         stored.raise_for_status()
@@ -229,15 +280,11 @@ async def through_api(url: str, token: str, runs: int, streams: bool = True) -> 
             (await client.post("/api/v1/runs", json=body)).raise_for_status()
             single.append(time.perf_counter() - began)
         await asyncio.sleep(2)  # let those runs end
-        # One open connection per client, as the floor's client has its channel: the load
-        # generator's TCP handshakes are not the server's start latency. Right before the
-        # burst: uvicorn closes connections idle for 5 s.
-        await asyncio.gather(*(client.get("/healthz") for _ in range(runs)))
         latencies: list[float] = []
         spans: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
 
-        async def one() -> tuple[str | None, int]:
+        async def one(client: httpx.AsyncClient) -> tuple[str | None, int]:
             began = time.perf_counter()
             try:
                 answer = await client.post("/api/v1/runs", json=body)
@@ -271,9 +318,12 @@ async def through_api(url: str, token: str, runs: int, streams: bool = True) -> 
                     errors.append(f"{run_id}: the stream ended after {count} events")
             return status, count
 
-        began = time.perf_counter()
-        ended = await asyncio.gather(*(one() for _ in range(runs)))
-        total = time.perf_counter() - began
+        queries = await metric(client, "testflow_progress_queries_total")
+        async with n_clients(url, token, runs) as clients:
+            began = time.perf_counter()
+            ended = await asyncio.gather(*(one(c) for c in clients))
+            total = time.perf_counter() - began
+        queries = await metric(client, "testflow_progress_queries_total") - queries
     finished = [s for s, _ in ended if s is not None]
     return {
         "latencies": latencies,
@@ -283,7 +333,90 @@ async def through_api(url: str, token: str, runs: int, streams: bool = True) -> 
         "streams_finished": len(finished),
         "passed": finished.count("passed"),
         "events_per_run": sorted({c for _, c in ended}),
+        # Each costs the worker and the dev server about what a start costs.
+        "stream_progress_queries_per_run": round(queries / runs, 2),
         "stream_errors": errors[:5],
+    }
+
+
+def worker_pid(server_pid: int) -> int:
+    found = [pid for pid, name in descendants(server_pid).items() if name == "worker"]
+    if not found:
+        raise SystemExit("serve has no worker child to pause")
+    return found[0]
+
+
+async def start_cost(
+    server: Server, token: str, settings: Settings, address: str, runs: int
+) -> dict[str, Any]:
+    """CPU per start of each process, the runs' execution left out: the worker is stopped
+    while N bare starts (the floor's) and then N POST /runs go out concurrently."""
+    from temporalio.client import Client
+
+    client = await Client.connect(address, data_converter=data_converter(settings))
+    bare_start = bare_starter(client, settings.task_queue)
+    out: dict[str, Any] = {}
+    async with http_client(server.url, token) as http:
+        stored = await http.post("/api/v1/flows", json={"text": FLOW})
+        body = {"flow_id": stored.raise_for_status().json()["id"]}
+
+        async def bare() -> None:
+            await bare_start("cost")
+
+        async def post(client: httpx.AsyncClient) -> None:
+            (await client.post("/api/v1/runs", json=body)).raise_for_status()
+
+        await asyncio.sleep(2)  # the tracker's last reads of the finished API runs
+        worker = worker_pid(server.proc.pid)
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            await bare()
+            await post(http)  # warm: the first of each after the pause
+            async with n_clients(server.url, token, runs) as clients:
+                for name in ("floor", "api"):
+                    before, own = cpu_seconds(server.proc.pid), time.process_time()
+                    if name == "floor":
+                        await asyncio.gather(*(bare() for _ in range(runs)))
+                    else:
+                        await asyncio.gather(*(post(c) for c in clients))
+                    await asyncio.sleep(0.3)  # the tracker's result long-polls go out
+                    after, own = cpu_seconds(server.proc.pid), time.process_time() - own
+                    per = {k: (v - before.get(k, 0.0)) / runs for k, v in after.items()}
+                    per["clients"] = own / runs
+                    out[name] = {k.rsplit("/", 1)[-1]: v for k, v in per.items() if k != "worker"}
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        # Those runs end before serve is stopped (their trackers store them).
+        for _ in range(300):
+            listed = await http.get("/api/v1/runs", params={"status": "running", "page_size": 1})
+            if listed.json()["total"] == 0:
+                break
+            await asyncio.sleep(0.2)
+    return out
+
+
+def bounds(cost: dict[str, dict[str, float]], runs: int) -> dict[str, Any]:
+    """The CPU-derived lower bounds of the p95 (ms) on this machine, for the API and the floor:
+    one event loop does every request serially; all processes share the cores."""
+    cores = os.cpu_count() or 1
+    k = 0.95 * runs * 1000
+    api, floor_ = cost["api"], cost["floor"]
+    api_total, floor_total = sum(api.values()), sum(floor_.values())
+    serve_loop = k * api.get("serve", 0.0)
+    api_cores = k * api_total / cores
+    floor_cores = k * floor_total / cores
+    return {
+        "cpu_ms_per_start": {
+            "api": {name: round(v * 1000, 2) for name, v in api.items()},
+            "floor": {name: round(v * 1000, 2) for name, v in floor_.items()},
+        },
+        "cores": cores,
+        "p95_bound_ms": {
+            "api_serve_loop": round(serve_loop),
+            "api_all_processes_on_cores": round(api_cores),
+            "api": round(max(serve_loop, api_cores)),
+            "floor": round(floor_cores),
+        },
     }
 
 
@@ -322,6 +455,7 @@ async def main(
     dev_bytecode: bool = False,
     streams: bool = True,
 ) -> dict[str, Any]:
+    load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="bench-api-"))
     schema = f"bench_api_{uuid.uuid4().hex[:8]}" if backend == "postgresql" else None
     db_url = PG_URL if schema else f"sqlite+aiosqlite:///{home / 'testflow.db'}"
@@ -350,6 +484,11 @@ async def main(
         cpu_after, own = cpu_seconds(server.proc.pid), time.process_time() - own
         api["cpu_s"] = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in cpu_after.items()}
         api["cpu_s"]["bench_clients"] = round(own, 2)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+            spy = None
+        cost = await start_cost(server, token, settings, address, runs)
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -360,6 +499,8 @@ async def main(
         if schema:
             await drop_schema(schema)
     latencies = api.pop("latencies")
+    bound = bounds(cost, runs)
+    p95 = pct(latencies, 0.95)
     return {
         "runs": runs,
         "database": backend,
@@ -367,10 +508,14 @@ async def main(
         "start_p95_ms": ms(pct(latencies, 0.95)),
         "floor_start_workflow_p50_ms": ms(statistics.median(floor_latencies)),
         "floor_start_workflow_p95_ms": ms(pct(floor_latencies, 0.95)),
-        "p95_ratio_to_floor": round(pct(latencies, 0.95) / pct(floor_latencies, 0.95), 2),
+        "p95_ratio_to_floor": round(p95 / pct(floor_latencies, 0.95), 2),
+        "p95_ratio_to_cpu_bound": round(p95 * 1000 / max(bound["p95_bound_ms"]["api"], 1), 2),
+        **bound,
         "single_floor_p50_ms": ms(statistics.median(floor_single)),
         "lost": runs - api["streams_finished"],
         "children_left_after_sigint": leaked,
+        # Other work on the machine skews every latency here (not the CPU per start).
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         **api,
     }
 

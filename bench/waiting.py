@@ -49,6 +49,8 @@ if BYTECODE_CACHE:
     sys.dont_write_bytecode = False
     sys.pycache_prefix = str(Path(tempfile.gettempdir()) / "tf-bench-pycache")
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.procs
+
 from temporalio import workflow  # noqa: E402
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker  # noqa: E402
 
@@ -59,6 +61,7 @@ from testflow.runtime.engine import Engine, data_converter  # noqa: E402
 from testflow.runtime.settings import Settings  # noqa: E402
 from testflow.webhooks.listener import start_listener  # noqa: E402
 from testflow.webhooks.tokens import book_for  # noqa: E402
+from tests.procs import children_of  # noqa: E402
 
 RSS_TARGET_MB = 1024.0
 P95_TARGET_MS = 1000.0
@@ -102,18 +105,7 @@ def cpu_s(pid: int | str = "self") -> float:
 
 def dev_server_pids() -> list[int]:
     """Child processes of this one that are the temporal binary."""
-    me, out = os.getpid(), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me and b"temporal" in cmd:
-            out.append(int(entry.name))
-    return out
+    return children_of(os.getpid(), b"temporal")
 
 
 class Cpu:

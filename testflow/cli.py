@@ -113,6 +113,28 @@ def main() -> None:
         app()
     except SystemExit as exc:
         _exit_now(exc.code)
+    except Exception as exc:  # only bad settings become a message; the rest re-raises
+        message = settings_problem(exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        _exit_now(2)  # EXIT_INVALID_INPUT (testflow.commands is not imported for this)
+
+
+def settings_problem(exc: BaseException) -> str | None:
+    """A ``TESTFLOW_*`` environment variable with a bad value, as a message naming it."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError) or exc.title != "Settings":
+        return None
+    lines = ["configuration error:"]
+    for error in exc.errors(include_url=False):
+        # The value itself is never printed: it may be a key or a client secret.
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            message = f"TESTFLOW_{str(error['loc'][0]).upper()}: {message}"
+        lines.append(f"  {message}")
+    return "\n".join(lines)
 
 
 def _exit_now(code: object) -> None:

@@ -29,7 +29,7 @@ def store_records_activity(store: ArtifactStore) -> Callable[..., Any]:
         # Masked by the workflow already (as in the result). Same page, same file: a retry
         # after a lost completion writes it again.
         records = [r.model_dump(mode="json", exclude_defaults=True) for r in page.records]
-        ref = store.put_json(page.run_id, page_name(page.index), records)
+        ref = await store.aput_json(page.run_id, page_name(page.index), records)
         # The run's result refers to it next: it must be readable before that.
         await asyncio.to_thread(flush_writes)
         return ref

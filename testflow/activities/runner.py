@@ -200,7 +200,7 @@ class StepRunner:
             # Walking every response for nothing to hide cost more than the step's assertions.
             return mask(value, secrets) if secrets else value
 
-        detail = self.store.put_json(
+        detail = await self.store.aput_json(
             step.run_id,
             f"{step.step_key}.json",
             masked(
@@ -219,6 +219,7 @@ class StepRunner:
             # A regular activity's step may be followed by a worker crash; its detail must be
             # on disk before Temporal records the step (local steps write in the background).
             await asyncio.to_thread(flush_writes)
+        attempt_errors = await self._attempt_errors(step, info.attempt, error, secrets)
         status = (
             "passed"
             if error is None
@@ -249,7 +250,7 @@ class StepRunner:
             ]
             if secrets
             else ctx.logs[-50:],
-            attempt_errors=self._attempt_errors(step, info.attempt, error, secrets),
+            attempt_errors=attempt_errors,
             worker=self.worker_id,
         )
         record_step(kind.name, outcome.status, outcome.duration_ms)
@@ -278,14 +279,14 @@ class StepRunner:
             context=step.context,
         )
 
-    def _attempt_errors(
+    async def _attempt_errors(
         self, step: StepInput, attempt: int, error: StepError | None, secrets: list[str]
     ) -> list[AttemptRecord]:
         """Errors of earlier tries, kept in the store because Temporal keeps only the last."""
         if attempt == 1 and error is None:
             return []
         name = f"{step.step_key}.attempts.json"
-        history = self.store.get_json(step.run_id, name) or []
+        history = await self.store.aget_json(step.run_id, name) or []
         if error is not None:
             history.append(
                 {
@@ -294,7 +295,7 @@ class StepRunner:
                     "at": datetime.now(UTC).isoformat(),
                 }
             )
-            self.store.put_json(step.run_id, name, history)
+            await self.store.aput_json(step.run_id, name, history)
         return [AttemptRecord.model_validate(item) for item in history][-20:]
 
 

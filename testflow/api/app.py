@@ -31,7 +31,9 @@ from testflow.api import errors
 from testflow.api.db.session import Database
 from testflow.api.deps import AppState, open_spans, server_timing
 from testflow.api.metrics import Metrics
+from testflow.api.oidc import OidcVerifier
 from testflow.api.routers import (
+    auth,
     environments,
     flows,
     health,
@@ -43,6 +45,7 @@ from testflow.api.routers import (
     suites,
     tokens,
 )
+from testflow.api.schedule_sync import ScheduleSync
 from testflow.api.security import SecretBox
 from testflow.api.tracker import RunTracker
 from testflow.dsl.registry import default_registry
@@ -110,18 +113,25 @@ def create_app(
     when ``connect``); ``database``: an opened Database (else one from the settings)."""
     settings = settings or Settings()
     keys = EncryptionKeys.load_or_create(settings.encryption_keys, settings.home)
-    db = database or Database(settings.database, schema=settings.database_schema)
+    db = database or Database(
+        settings.database,
+        schema=settings.database_schema,
+        pool_size=settings.db_pool_size,
+        pool_overflow=settings.db_pool_overflow,
+    )
     state = AppState(
         settings=settings,
         db=db,
         box=SecretBox(keys),
         registry=default_registry(),
         metrics=Metrics(),
+        oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.migrate()
+        sync: ScheduleSync | None = None
         async with contextlib.AsyncExitStack() as stack:
             if engine is not None:
                 state.engine = engine
@@ -135,9 +145,15 @@ def create_app(
                 state.registry = state.engine.registry
                 state.tracker = RunTracker(state)
                 await state.tracker.resume()
+                state.tracker.start_sweep(settings.tracker_sweep_s)
+                if settings.schedule_sync_s > 0:
+                    sync = ScheduleSync(state, settings.schedule_sync_s)
+                    sync.start()
             try:
                 yield
             finally:
+                if sync is not None:  # before the tracker: it hands the tracker new firings
+                    await sync.close()
                 if state.tracker is not None:
                     await state.tracker.close()
                 if database is None:
@@ -152,7 +168,10 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         responses={
-            401: {"model": errors_schema(), "description": "A token is required or unknown."},
+            401: {
+                "model": errors_schema(),
+                "description": "A token is required, or it is unknown, expired or invalid.",
+            },
             403: {"model": errors_schema(), "description": "The token's role is too low."},
             422: {
                 "model": errors_schema(),
@@ -162,7 +181,8 @@ def create_app(
     )
     app.state.tf = state
     errors.install(app)
-    for module in (flows, suites, environments, runs, schedules, plugins, kinds, tokens, stats):
+    resources = (flows, suites, environments, runs, schedules, plugins, kinds, tokens, stats)
+    for module in (*resources, auth):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)

@@ -19,6 +19,7 @@ from testflow.api.db.models import ApiToken
 from testflow.api.db.session import Database
 from testflow.api.errors import Forbidden, Unauthorized, Unavailable
 from testflow.api.flowcache import FlowCache
+from testflow.api.oidc import OidcVerifier, looks_like_jwt
 from testflow.api.security import (
     Role,
     SecretBox,
@@ -81,6 +82,7 @@ class AppState:
     flows: FlowCache = field(default_factory=FlowCache)
     webhook_base: str | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
+    oidc: OidcVerifier | None = None  # set when TESTFLOW_OIDC_ISSUER is
     _token_count: tuple[float, int] = field(default=(0.0, -1))
 
     @property
@@ -103,6 +105,8 @@ class AppState:
         mode = self.settings.auth
         if mode != "auto":
             return mode == "required"
+        if self.oidc is not None:
+            return True  # configuring a provider means callers must sign in
         stamp, count = self._token_count
         if count < 0 or time.monotonic() - stamp > 2.0:
             count = await count_tokens(session)
@@ -115,6 +119,7 @@ class Principal:
     name: str
     role: str
     token_id: str | None = None
+    via: str = "token"  # "token" (API token), "oidc" (provider's JWT), "local" (auth off)
 
 
 def app_state(request: Request) -> AppState:
@@ -127,7 +132,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-bearer = HTTPBearer(auto_error=False, description="An API token: `testflow tokens create`.")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token (`testflow tokens create`) or, with OIDC on, an access token "
+    "(JWT) from the configured OpenID provider.",
+)
 
 
 async def principal(
@@ -137,6 +146,9 @@ async def principal(
     state = app_state(request)
     with span("auth"):
         token = credentials.credentials if credentials is not None else ""
+        if token and state.oidc is not None and looks_like_jwt(token):
+            who = await state.oidc.authenticate(token)
+            return Principal(name=who.name, role=who.role, via="oidc")
         if token:
 
             async def lookup() -> ApiToken | None:
@@ -153,8 +165,12 @@ async def principal(
             return Principal(name=name, role=role, token_id=token_id)
         async with state.db.session() as session:
             if await state.auth_required(session):
-                raise Unauthorized("an API token is required: Authorization: Bearer <token>")
-    return Principal(name="local", role="admin")
+                raise Unauthorized(
+                    "sign in or send an API token: Authorization: Bearer <token>"
+                    if state.oidc is not None
+                    else "an API token is required: Authorization: Bearer <token>"
+                )
+    return Principal(name="local", role="admin", via="local")
 
 
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -162,7 +178,8 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
     async def check(who: Principal = Depends(principal)) -> Principal:
         if not role_allows(who.role, role):
-            raise Forbidden(f"this needs the {role} role; the token {who.name!r} is {who.role}")
+            caller = f"{who.name!r} (signed in)" if who.via == "oidc" else f"the token {who.name!r}"
+            raise Forbidden(f"this needs the {role} role; {caller} is {who.role}")
         return who
 
     return check

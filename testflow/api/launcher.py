@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from testflow.api.db.models import EnvironmentRow, RunRow, tag_text, utcnow
 from testflow.api.deps import AppState, span
 from testflow.api.errors import Invalid, field_problem
 from testflow.api.flowcache import default_filename
-from testflow.dsl.models import Connection, Environment, SecretSource
+from testflow.dsl.models import Connection, Environment, Flow, SecretSource
 
 if TYPE_CHECKING:
     from testflow.workflows.types import ResumeFrom, RunOptions
@@ -43,7 +44,8 @@ async def load_environment(
     row = await session.get(EnvironmentRow, name)
     if row is None:
         raise Invalid(
-            f"environment {name!r} does not exist", [field_problem("environment", "unknown environment")]
+            f"environment {name!r} does not exist",
+            [field_problem("environment", "unknown environment")],
         )
     environ = {f"{SECRET_VAR}{key}": state.box.open(value) for key, value in row.secrets.items()}
     environment = Environment(
@@ -66,7 +68,6 @@ class StartRequest:
     variables: dict[str, Any] | None = None
     trigger: str = "api"
     started_by: str | None = None
-    suite_id: str | None = None
     parent_run_id: str | None = None
     resume: ResumeFrom | None = None
     """A re-run from a step: where to start and the earlier run's context (api/rerun.py)."""
@@ -95,7 +96,6 @@ async def start_run(state: AppState, session: AsyncSession, req: StartRequest) -
         flow_id=req.flow_id,
         flow_version=req.flow_version,
         flow_name=flow.name,
-        suite_id=req.suite_id,
         parent_run_id=req.parent_run_id,
         tags=list(flow.tags),
         tag_text=tag_text(list(flow.tags)),
@@ -166,55 +166,54 @@ def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def prepare_flow(
+    state: AppState,
+    bundle: EnvironmentBundle,
+    variables: dict[str, Any],
+    text: str,
+    filename: str | None,
+    run_id: Callable[[Flow], str],
+    *,
+    starter_nonce: bool = True,
+    problem: str = "cannot prepare the run",
+) -> Any:
+    """Parse a stored flow (positioned 422s) and prepare its FlowInput with ``engine.prepare``,
+    in an environment loaded once by the caller (a suite prepares all its flows in one);
+    ``run_id`` names the run after its parsed flow."""
+    engine = state.engine
+    if engine is None:
+        raise Invalid("this server has no Temporal connection")
+    known = set(variables) | (set(bundle.environment.variables) if bundle.environment else set())
+    filename = filename or default_filename(text)
+    loaded = state.flows.parse(state.registry, state.library_dir, text, filename, known)
+    try:
+        return engine.prepare(
+            loaded.flow,
+            flow_file=loaded.path,
+            environment=bundle.environment,
+            variables=variables,
+            environ=bundle.environ,
+            run_id=run_id(loaded.flow),
+            options=run_options(state),
+            webhook_base=state.webhook_base,
+            starter_nonce=starter_nonce,
+        )
+    except ValueError as exc:  # RunPreparationError: a missing secret, an unknown kind...
+        raise Invalid(f"{problem}: {exc}") from None
+
+
 async def prepared_input(
     state: AppState, session: AsyncSession, req: StartRequest, run_id: str
 ) -> tuple[Any, Any]:
-    """The FlowInput and search attributes of a run started later (a Temporal Schedule).
-
-    Uses the engine's own preparation helpers, so a scheduled run gets exactly what
-    ``engine.start`` would give it (imported here: the engine module loads only with it).
-    """
-    from temporalio.common import SearchAttributePair, TypedSearchAttributes
-
-    from testflow.runtime.engine import (
-        env_snapshot,
-        kind_options,
-        resolve_secrets,
-        run_variables,
-    )
-    from testflow.workflows.search import ENVIRONMENT, FLOW, STATUS, TAGS
-    from testflow.workflows.types import FlowInput
+    """The FlowInput and search attributes of a run started later (a Temporal Schedule):
+    no starter-made webhook nonce (the schedule repeats this input; each firing's run draws
+    its own)."""
+    from testflow.workflows.search import run_attributes
 
     bundle = await load_environment(state, session, req.environment)
     variables = dict(req.variables or {})
-    known = set(variables) | (set(bundle.environment.variables) if bundle.environment else set())
-    filename = req.filename or default_filename(req.text)
-    loaded = state.flows.parse(state.registry, state.library_dir, req.text, filename, known)
-    env = bundle.environment
-    try:
-        flow_input = FlowInput(
-            run_id=run_id,
-            flow=loaded.flow,
-            flow_file=loaded.path,
-            kinds=kind_options(loaded.flow, state.registry),
-            variables=run_variables(env, variables, bundle.environ),
-            secrets=resolve_secrets(loaded.flow, env, bundle.environ, None),
-            env=env_snapshot(loaded.flow, bundle.environ),
-            connections={
-                n: c.model_dump(mode="json", exclude_none=True)
-                for n, c in (env.connections.items() if env else [])
-            },
-            environment=env.name if env else None,
-            options=run_options(state),
-            webhook_base=state.webhook_base,
-        )
-    except ValueError as exc:
-        raise Invalid(f"cannot prepare the run: {exc}") from None
-    pairs: list[Any] = [
-        SearchAttributePair(FLOW, loaded.flow.name),
-        SearchAttributePair(STATUS, "running"),
-        SearchAttributePair(TAGS, list(loaded.flow.tags)),
-    ]
-    if env is not None:
-        pairs.append(SearchAttributePair(ENVIRONMENT, env.name))
-    return flow_input, TypedSearchAttributes(pairs)
+    flow_input = prepare_flow(
+        state, bundle, variables, req.text, req.filename, lambda _flow: run_id, starter_nonce=False
+    )
+    flow = flow_input.flow
+    return flow_input, run_attributes(flow.name, flow.tags, flow_input.environment)

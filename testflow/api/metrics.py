@@ -36,6 +36,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5),
         )
+        self.progress_queries = Counter(
+            "testflow_progress_queries_total",
+            "Progress queries the live event streams sent to Temporal (each costs the worker and "
+            "Temporal about what a start costs).",
+            registry=self.registry,
+        )
         self.sse_streams = Gauge(
             "testflow_sse_streams", "Open run event streams.", registry=self.registry
         )

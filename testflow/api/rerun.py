@@ -30,6 +30,7 @@ from testflow.api.launcher import load_environment
 from testflow.dsl.masking import MASK
 from testflow.dsl.models import Flow, PollStep, Step, iter_steps
 from testflow.dsl.results import RunResult, StepRecord
+from testflow.runtime.run_results import StoredStepsMissing, full_result
 from testflow.workflows.types import ResumeFrom
 
 # Names the interpreter sets itself for every run: never carried from an earlier one.
@@ -201,7 +202,8 @@ async def known_to_temporal(state: AppState, run_id: str) -> bool:
 
 async def earlier_result(state: AppState, row: RunRow) -> RunResult:
     """The earlier run's stored result; from Temporal when the index has not stored it yet
-    (the tracker learns of a run's end a moment after Temporal does)."""
+    (the tracker learns of a run's end a moment after Temporal does), with every step record
+    as the tracker would store it."""
     if row.result is not None:
         return RunResult.model_validate(row.result)
     handle = state.client.get_workflow_handle(row.run_id, result_type=RunResult)
@@ -212,8 +214,11 @@ async def earlier_result(state: AppState, row: RunRow) -> RunResult:
                 f"run {row.run_id!r} is still running; re-run from a step once it has failed"
             )
         if status == WorkflowExecutionStatus.COMPLETED:
-            result: RunResult = await handle.result()
-            return result
+            # With the records a long run moved to the artifact store (run_results.py): the
+            # step to re-run from and the steps before it may be in those pages.
+            return await full_result(handle)
+    except StoredStepsMissing as exc:
+        raise Conflict(f"the context of run {row.run_id!r} is not available: {exc}") from None
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -30,6 +31,17 @@ async def run_row(session: AsyncSession, run_id: str) -> RunRow | None:
 
 POLL_INTERVAL = 0.2
 QUERY_TIMEOUT = timedelta(seconds=5)
+QUERIES_PER_SECOND = 20.0
+"""Default of ``TESTFLOW_STREAM_QUERIES_PER_SECOND``: what all the live streams of one server
+ask of Temporal together. A ``progress`` query costs
+about what a start costs (~5 ms of CPU in the dev server, ~5 ms in the worker, 1-2 ms here):
+100 streams each polled every 0.2-1 s made 6 queries per run and cost the worker and the dev
+server more CPU than running the runs (bench/api.py). A feed is asked every
+max(its own interval, open feeds / QUERIES_PER_SECOND): one stream still every 0.2 s, 100
+streams every 5 s each; a run that ends before its first poll comes is streamed from what the
+tracker read, with no poll at all."""
+QUERIES_IN_FLIGHT = 4
+"""Polls due together (feeds opened in one burst) go out a few at a time, not all at once."""
 
 
 async def progress(state: AppState, run_id: str, since: int, *, attempts: int = 4) -> ProgressPage:
@@ -136,7 +148,11 @@ async def stream_events(
                 yield event
         return
     if state.feeds is None:
-        state.feeds = RunFeeds(lambda: state.client)
+        state.feeds = RunFeeds(
+            lambda: state.client,
+            state.metrics.progress_queries,
+            budget=state.settings.stream_queries_per_second,
+        )
     async for event in state.feeds.stream(run_id, since):
         yield event
 
@@ -177,12 +193,29 @@ class RunFeeds:
     each answer decoded on the API's event loop (100 streams: a fifth of its time). Now one task
     polls a run while anyone watches it, starting one interval after the first reader came,
     and when the tracker sees the run end (it long-polls the result anyway) it hands over the
-    events it read for the index: a quick run is streamed with no poll at all.
+    events it read for the index: a quick run is streamed with no poll at all. All the feeds
+    share one query budget (``budget`` queries a second, :data:`QUERIES_PER_SECOND`).
     """
 
-    def __init__(self, client_of: Callable[[], Client]) -> None:
+    def __init__(
+        self,
+        client_of: Callable[[], Client],
+        queries: Counter | None = None,
+        *,
+        budget: float = QUERIES_PER_SECOND,
+    ) -> None:
+        if budget <= 0:
+            raise ValueError("the stream query budget must be above 0 queries a second")
         self.client_of = client_of
+        self.budget = budget
         self.feeds: dict[str, RunFeed] = {}
+        self.in_flight = asyncio.Semaphore(QUERIES_IN_FLIGHT)
+        self.queries = queries  # counts the progress queries sent (/metrics)
+
+    def interval(self, own: float) -> float:
+        """The wait before a feed's next poll: its own interval, or longer when many feeds
+        share the budget."""
+        return max(own, len(self.feeds) / self.budget)
 
     async def stream(self, run_id: str, since: int) -> AsyncIterator[RunEvent]:
         feed = self.feeds.get(run_id)
@@ -241,14 +274,23 @@ class RunFeeds:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(feed.ended.wait(), delay)
+                    await asyncio.wait_for(feed.ended.wait(), self.interval(delay))
+                if feed.final is None:
+                    async with self.in_flight:
+                        if feed.final is None:  # the tracker may have ended it meanwhile
+                            if self.queries is not None:
+                                self.queries.inc()
+                            # A stream outlives a busy moment of Temporal: keep asking.
+                            page = await query_progress(
+                                self.client_of(),
+                                feed.run_id,
+                                feed.last,
+                                rpc_timeout=QUERY_TIMEOUT,
+                                attempts=30,
+                            )
                 if feed.final is not None:
                     await self._finish(feed, *feed.final)
                     return
-                # A stream outlives a busy moment of Temporal: keep asking, not drop the client.
-                page = await query_progress(
-                    self.client_of(), feed.run_id, feed.last, rpc_timeout=QUERY_TIMEOUT, attempts=30
-                )
                 await feed.publish(page.events, done=page.done)
                 if page.done:
                     return

@@ -120,6 +120,13 @@ class SuiteIn(In):
     tags: list[str] = Field(default_factory=list)
     environment: str | None = None
     concurrency: int = Field(4, ge=1, le=1000)
+    fail_fast: bool = Field(
+        False,
+        description=(
+            "After the first flow that did not pass, start no more flows of a run of this suite "
+            "(the running ones finish; the others end cancelled without starting)."
+        ),
+    )
 
 
 class SuiteOut(BaseModel):
@@ -130,6 +137,7 @@ class SuiteOut(BaseModel):
     tags: list[str]
     environment: str | None
     concurrency: int
+    fail_fast: bool
 
 
 class EnvironmentIn(In):
@@ -230,7 +238,14 @@ Overlap = Literal[
 
 class ScheduleIn(In):
     name: str = Name
-    flow_id: str
+    flow_id: str | None = Field(None, description="The flow each firing runs (or suite_id).")
+    suite_id: str | None = Field(
+        None,
+        description=(
+            "Or the suite each firing runs: one suite run per firing, its children indexed "
+            "as a POST /runs {suite_id} run's (environment defaults to the suite's)."
+        ),
+    )
     cron: list[str] = Field(
         default_factory=list, description="Cron expressions (UTC unless timezone)."
     )
@@ -245,7 +260,8 @@ class ScheduleIn(In):
 class ScheduleOut(BaseModel):
     id: str
     name: str
-    flow_id: str
+    flow_id: str | None
+    suite_id: str | None = None
     cron: list[str]
     interval_s: float | None
     timezone: str | None

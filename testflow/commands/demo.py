@@ -46,7 +46,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from testflow.demo import start_demo_service
+        from testflow.runtime.cli_logging import quiet_core_logs
         from testflow.runtime.local_run import RunRequest, execute
+
+        quiet_core_logs()  # as in `testflow run`
 
         folder = examples_dir()
         console = Console(highlight=False, soft_wrap=True)

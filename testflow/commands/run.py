@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         paths: list[Path] = typer.Argument(..., help="Flow files, suite files or directories."),
-        env: str | None = typer.Option(None, "--env", "-e", help="Environment name or file."),
+        env: str | None = typer.Option(
+            None, "--env", "-e", help="Environment name or file [default: the suite file's]."
+        ),
         var: list[str] = typer.Option(
             [], "--var", help="NAME=VALUE (repeatable); wins over everything."
         ),
@@ -24,13 +26,22 @@ def register(app: typer.Typer) -> None:
         skip_tags: list[str] = typer.Option(
             [], "--skip-tags", help="Skip flows with one of these tags."
         ),
-        concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Flows run at once."),
+        concurrency: int | None = typer.Option(
+            None,
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Flows run at once [default: the suite file's concurrency, else 4].",
+        ),
         temporal: str | None = typer.Option(
             None, "--temporal", help="HOST:PORT of a Temporal cluster."
         ),
         ui: bool = typer.Option(False, "--ui", help="Keep the dev server and its web UI up."),
-        fail_fast: bool = typer.Option(
-            False, "--fail-fast", help="Start no more flows after a failure."
+        fail_fast: bool | None = typer.Option(
+            None,
+            "--fail-fast/--no-fail-fast",
+            help="Start no more flows after a failure [default: the suite file's fail_fast, else no].",
+            show_default=False,
         ),
         report: str = typer.Option("json,junit,html", "--report", help="Report formats."),
         report_dir: Path = typer.Option(Path("results"), "--report-dir", help="Where reports go."),
@@ -72,8 +83,11 @@ def register(app: typer.Typer) -> None:
 
         from testflow.reporting.model import ReportError
         from testflow.reporting.writer import parse_formats
+        from testflow.runtime.cli_logging import quiet_core_logs
         from testflow.runtime.local_run import RunRequest, execute, parse_vars, split_csv
         from testflow.runtime.progress import ProgressPrinter
+
+        quiet_core_logs()  # before the engine's first client: no SDK core warnings in the output
 
         try:
             formats = parse_formats(report)
@@ -103,6 +117,10 @@ def register(app: typer.Typer) -> None:
         if server:
             from testflow.api.client import submit_and_stream
 
+            refused = suite_file_refusal(paths)
+            if refused:
+                typer.echo(refused, err=True)
+                raise typer.Exit(2)  # EXIT_INVALID_INPUT, before anything is started
             files = [p for p in paths if p.is_file()]
             code = asyncio.run(
                 submit_and_stream(
@@ -117,3 +135,33 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(code)
         raise typer.Exit(asyncio.run(execute(request, console)))
+
+
+def suite_file_refusal(paths: list[Path]) -> str | None:
+    """Why ``--server`` cannot run these paths as asked, or None.
+
+    The server starts an inline flow (``POST /runs {text}``) one file at a time and has no
+    inline suite: a suite file's concurrency, fail_fast, environment and vars would be lost
+    (or the file refused as a flow), so a suite file is refused before anything starts.
+    """
+    import yaml
+
+    from testflow.dsl.source import detect_kind
+
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # sent as it is: the server reports the problem with its position
+        if detect_kind(data) == "suite":
+            return (
+                f"{path} is a suite file, which testflow run --server cannot run: the server "
+                "starts inline flows one by one (POST /runs {text}) and has no inline suite, "
+                "so the suite's concurrency, fail_fast, environment and vars would be lost. "
+                f"Run it here (testflow run {path}), or store the suite on the server (the "
+                "Suites screen, POST /api/v1/suites) and start it there (POST /runs "
+                "{suite_id}); nothing was started."
+            )
+    return None

@@ -1,16 +1,19 @@
 """Which flows a ``testflow run PATH...`` means: files, suites and directories.
 
-A directory contributes every flow file under it; a suite file contributes its entries; an
-explicitly named environment file is an error (it goes to ``--env``). Flows that another
-collected flow calls as a sub-flow (``type: call``) are run through their caller only.
-All problems of all files are reported together.
+A directory contributes every flow file under it; a suite file contributes its entries (and
+the variables it gives them: the suite's ``vars``, then the entry's); an explicitly named
+environment file is an error (it goes to ``--env``). Flows that another collected flow calls as
+a sub-flow (``type: call``) are run through their caller only. All problems of all files are
+reported together.
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,7 +26,7 @@ from testflow.dsl.loader import (
     load_flow,
     load_suite,
 )
-from testflow.dsl.models import CallStep, all_steps
+from testflow.dsl.models import CallStep, Suite, all_steps
 from testflow.dsl.registry import StepRegistry
 
 
@@ -37,7 +40,34 @@ def _kind_of(path: Path) -> str | None:
     return detect_kind(data)
 
 
-def _expand(paths: Sequence[str | Path], problems: list[Diagnostic]) -> list[Path]:
+@dataclass
+class Collection:
+    """The flows to run, and the variables suite files give some of them (by resolved path)."""
+
+    flows: list[LoadedFlow]
+    suite_vars: dict[Path, dict[str, Any]] = field(default_factory=dict)
+
+    def variables(self, loaded: LoadedFlow) -> dict[str, Any]:
+        return dict(self.suite_vars.get(Path(loaded.path).resolve(), {}))
+
+
+def suite_files(paths: Sequence[str | Path]) -> list[tuple[Path, Suite]]:
+    """The valid suite files named among ``paths`` (an invalid one is reported by
+    :func:`collect`), in the order given."""
+    out: list[tuple[Path, Suite]] = []
+    for given in paths:
+        root = Path(given)
+        if root.is_file() and _kind_of(root) == "suite":
+            try:
+                out.append((root, load_suite(root)))
+            except FlowValidationError:
+                continue
+    return out
+
+
+def _expand(
+    paths: Sequence[str | Path], problems: list[Diagnostic], suite_vars: dict[Path, dict[str, Any]]
+) -> list[Path]:
     files: list[Path] = []
     for given in paths:
         root = Path(given)
@@ -60,7 +90,10 @@ def _expand(paths: Sequence[str | Path], problems: list[Diagnostic]) -> list[Pat
                 for entry in suite.flows:
                     pattern = str(root.parent / entry.path)
                     matched = sorted(glob.glob(pattern, recursive=True)) or [pattern]
-                    files.extend(Path(m) for m in matched)
+                    given_vars = {**suite.vars, **entry.vars}
+                    for match in map(Path, matched):
+                        _give_vars(suite_vars, match, given_vars, root, problems)
+                    files.extend(map(Path, matched))
             else:
                 files.append(root)
         else:
@@ -69,6 +102,30 @@ def _expand(paths: Sequence[str | Path], problems: list[Diagnostic]) -> list[Pat
     for file in files:
         unique.setdefault(file.resolve(), None)
     return list(unique)
+
+
+def _give_vars(
+    suite_vars: dict[Path, dict[str, Any]],
+    flow: Path,
+    given: dict[str, Any],
+    suite: Path,
+    problems: list[Diagnostic],
+) -> None:
+    """One flow listed by two suites (or twice by one) runs once: with different variables it
+    would be unclear which run is meant, so that is an error."""
+    key = flow.resolve()
+    before = suite_vars.setdefault(key, given)
+    if before != given:
+        problems.append(
+            Diagnostic(
+                str(suite),
+                1,
+                1,
+                "",
+                f"flow {_relative(flow)} is listed more than once with different vars; "
+                "it runs once, so list it once",
+            )
+        )
 
 
 def _called_files(loaded: Iterable[LoadedFlow]) -> set[Path]:
@@ -88,10 +145,23 @@ def collect_flows(
     known_names: Iterable[str] = (),
 ) -> list[LoadedFlow]:
     """Load every flow the paths designate; raise FlowValidationError with all problems."""
+    return collect(paths, registry=registry, known_names=known_names).flows
+
+
+def collect(
+    paths: Sequence[str | Path],
+    *,
+    registry: StepRegistry | None = None,
+    known_names: Iterable[str] = (),
+) -> Collection:
+    """:func:`collect_flows` with the variables suite files give their flows (those names
+    count as defined when the flows are checked)."""
     problems: list[Diagnostic] = []
     loaded: list[LoadedFlow] = []
-    names = set(known_names)
-    for file in _expand(paths, problems):
+    suite_vars: dict[Path, dict[str, Any]] = {}
+    files = _expand(paths, problems, suite_vars)
+    names = set(known_names).union(*(v.keys() for v in suite_vars.values()))
+    for file in files:
         try:
             loaded.append(load_flow(_relative(file), registry=registry, known_names=names))
         except FlowValidationError as exc:
@@ -100,11 +170,12 @@ def collect_flows(
         raise FlowValidationError(problems)
     called = _called_files(loaded)
     explicit = {Path(p).resolve() for p in paths if Path(p).is_file()}
-    return [
+    flows = [
         f
         for f in loaded
         if Path(f.path).resolve() not in called or Path(f.path).resolve() in explicit
     ]
+    return Collection(flows, {k: v for k, v in suite_vars.items() if v})
 
 
 def _relative(path: Path) -> Path:

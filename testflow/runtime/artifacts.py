@@ -136,6 +136,11 @@ class ArtifactStore(Protocol):
 
     def get_json(self, run_id: str, name: str) -> Any | None: ...
 
+    # What async code calls: the S3 store's calls block on the network (they run in a thread).
+    async def aput_json(self, run_id: str, name: str, value: Any) -> ArtifactRef: ...
+
+    async def aget_json(self, run_id: str, name: str) -> Any | None: ...
+
 
 class LocalArtifactStore:
     """Files under ``root/<run_id>/``, written in the background (see :class:`_Writer`)."""
@@ -175,6 +180,13 @@ class LocalArtifactStore:
         data = json.dumps(value, default=str, ensure_ascii=False).encode()
         return self.put_bytes(run_id, name, data, "application/json")
 
+    async def aput_json(self, run_id: str, name: str, value: Any) -> ArtifactRef:
+        # No thread hop: the bytes are queued to the writer thread, nothing here blocks.
+        return self.put_json(run_id, name, value)
+
+    async def aget_json(self, run_id: str, name: str) -> Any | None:
+        return self.get_json(run_id, name)  # a small local file (only for retried steps)
+
     def get_json(self, run_id: str, name: str) -> Any | None:
         path = self.path_for(run_id, name)
         data = _writer.pending(str(path.resolve()))
@@ -205,7 +217,7 @@ def read_json_artifact(ref: ArtifactRef) -> Any | None:
 def open_store(settings: Settings) -> ArtifactStore:
     """The store the settings ask for: S3 when ``artifacts_s3_url`` is set, else a directory.
 
-    boto3 is imported only then, so a worker without the ``s3`` extra starts fine.
+    botocore is imported only then, so a worker without the ``s3`` extra starts fine.
     """
     if settings.artifacts_s3_url:
         from testflow.runtime.artifacts_s3 import S3ArtifactStore

@@ -1,24 +1,34 @@
 """An S3 artifact store for distributed workers (``TESTFLOW_ARTIFACTS_S3_URL=s3://bucket/prefix``).
 
-Same interface as :class:`testflow.runtime.artifacts.LocalArtifactStore` (the step runner
-calls ``put_json``/``put_bytes``/``get_json`` from the activity), so a worker fleet without a
-shared volume keeps step details and large bodies out of Temporal's history just the same
-(ARCHITECTURE.md section 2). Objects live at ``<prefix>/<run_id>/<name>``; references are
+Same interface as :class:`testflow.runtime.artifacts.LocalArtifactStore`, so a worker fleet
+without a shared volume keeps step details and large bodies out of Temporal's history just the
+same (ARCHITECTURE.md section 2). boto3 blocks on the network: async code (the step runner, the
+records activity) calls ``aput_json``/``aget_json``, which run the calls in a thread with the
+store's one client (boto3 clients are thread-safe); the payload codec and the result readers
+call the blocking methods from their own threads already. Objects live at ``<prefix>/<run_id>/<name>``; references are
 ``s3://bucket/key`` URIs that the reports read back with :func:`read_any_artifact`.
 
 Credentials and the endpoint come from the usual AWS sources (``AWS_ACCESS_KEY_ID``,
 ``AWS_ENDPOINT_URL`` for MinIO/moto, profiles, instance roles); nothing is logged.
+
+The client is botocore's: the ``s3`` extra installs aiobotocore, which is built on it (boto3 is
+not installed with testflow). A process keeps one client per configuration (endpoint, region,
+``AWS_*`` variables), shared by its stores and by :func:`read_any_artifact`'s readers: making
+one costs ~20 ms.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -38,6 +48,29 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.strip("/")
 
 
+_clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """The process's S3 client for this configuration (botocore clients are thread-safe)."""
+    aws = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (endpoint_url, region, aws)
+    with _clients_lock:  # creating clients from several threads at once is not safe
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = botocore.session.get_session().create_client(
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=region,
+                config=Config(
+                    retries={"max_attempts": 5, "mode": "standard"},
+                    s3={"addressing_style": "path"},
+                ),
+            )
+        return client
+
+
 class S3ArtifactStore:
     """Artifacts as objects in one bucket under a prefix."""
 
@@ -51,14 +84,7 @@ class S3ArtifactStore:
         client: Any | None = None,
     ) -> None:
         self.bucket, self.prefix = parse_s3_url(url)
-        self.client = client or boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(
-                retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}
-            ),
-        )
+        self.client = client or shared_client(endpoint_url, region)
         # Executors that need a local working directory (downloads, scratch files) still get
         # one; only what is referenced from results goes to the bucket.
         self.root = scratch or Path(tempfile.gettempdir()) / "testflow-artifacts"
@@ -84,6 +110,14 @@ class S3ArtifactStore:
     def put_json(self, run_id: str, name: str, value: Any) -> ArtifactRef:
         data = json.dumps(value, default=str, ensure_ascii=False).encode()
         return self.put_bytes(run_id, name, data, "application/json")
+
+    async def aput_json(self, run_id: str, name: str, value: Any) -> ArtifactRef:
+        """:meth:`put_json` off the event loop (an upload takes a network round trip or more)."""
+        return await asyncio.to_thread(self.put_json, run_id, name, value)
+
+    async def aget_json(self, run_id: str, name: str) -> Any | None:
+        """:meth:`get_json` off the event loop."""
+        return await asyncio.to_thread(self.get_json, run_id, name)
 
     def get_bytes(self, run_id: str, name: str) -> bytes | None:
         return self._get(self.key_for(run_id, name))

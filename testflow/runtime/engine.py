@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import PydanticPayloadConverter, ToJsonOptions
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
@@ -34,9 +33,11 @@ from testflow.runtime.devserver import TemporalUnavailable, connect, start_dev_s
 from testflow.runtime.run_events import iter_events
 from testflow.runtime.run_results import full_result
 from testflow.runtime.settings import Settings
-from testflow.webhooks.tokens import book_for, remember_run, starter_nonce, webhook_keys
-from testflow.workflows import FlowWorkflow
-from testflow.workflows.search import ENVIRONMENT, FLOW, STATUS, TAGS
+from testflow.webhooks.tokens import book_for, remember_run, webhook_keys
+from testflow.webhooks.tokens import starter_nonce as make_starter_nonce
+from testflow.workflows import FlowWorkflow, SuiteWorkflow
+from testflow.workflows.search import run_attributes
+from testflow.workflows.suite import SuiteInput, SuiteProgress
 from testflow.workflows.types import FlowInput, KindOptions, ResumeFrom, RunOptions
 
 
@@ -47,6 +48,11 @@ class RunPreparationError(ValueError):
 def new_run_id(flow_name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", flow_name.lower()).strip("-")[:40] or "flow"
     return f"run-{slug}-{uuid.uuid4().hex[:8]}"
+
+
+def new_suite_id(suite_name: str) -> str:
+    """The run id of a suite run (its SuiteWorkflow's id)."""
+    return "suite-" + new_run_id(suite_name).removeprefix("run-")
 
 
 class CompactPayloadConverter(PydanticPayloadConverter):
@@ -237,6 +243,62 @@ class Engine:
             raise TemporalUnavailable("the engine is not started")
         return self.client
 
+    def prepare(
+        self,
+        flow: Flow,
+        *,
+        flow_file: str | None = None,
+        environment: Environment | None = None,
+        variables: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        base_dir: Path | None = None,
+        run_id: str | None = None,
+        options: RunOptions | None = None,
+        webhook_base: str | None = None,
+        resume: ResumeFrom | None = None,
+        starter_nonce: bool = True,
+    ) -> FlowInput:
+        """The FlowInput of one run (variables, secrets, environment snapshot, kinds, webhook
+        nonce): what ``start`` starts, and what a suite hands to each child.
+
+        ``starter_nonce=False`` for an input started again and again (a Schedule's): each of
+        its runs then draws its own webhook nonce in the workflow."""
+        environ = os.environ if environ is None else environ
+        run_id = run_id or new_run_id(flow.name)
+        connections = {
+            name: conn.model_dump(mode="json", exclude_none=True)
+            for name, conn in (environment.connections.items() if environment else [])
+        }
+        # The starter makes the webhook nonce, so it knows the run's URLs at once.
+        nonce = make_starter_nonce(self.webhook_keys, run_id, flow) if starter_nonce else None
+        return FlowInput(
+            run_id=run_id,
+            flow=flow,
+            flow_file=flow_file,
+            kinds=kind_options(flow, self.registry),
+            variables=run_variables(environment, variables or {}, environ),
+            secrets=resolve_secrets(flow, environment, environ, base_dir),
+            env=env_snapshot(flow, environ),
+            connections=connections,
+            environment=environment.name if environment else None,
+            options=options or RunOptions(),
+            webhook_base=webhook_base,
+            # Only when there is one: the input of a flow without webhooks stays as it was.
+            **({"webhook_nonce": nonce} if nonce else {}),
+            resume=resume,
+        )
+
+    def _remember(self, flow_input: FlowInput) -> None:
+        if flow_input.webhook_nonce:
+            remember_run(
+                self._client(),
+                flow_input.run_id,
+                flow_input.webhook_nonce,
+                flow_input.flow,
+                flow_input.env,
+                flow_input.secrets,
+            )
+
     async def start(
         self,
         flow: Flow,
@@ -252,49 +314,45 @@ class Engine:
         resume: ResumeFrom | None = None,
     ) -> WorkflowHandle[Any, RunResult]:
         """Prepare and start one run; returns its handle (the workflow id is the run id)."""
-        environ = os.environ if environ is None else environ
-        run_id = run_id or new_run_id(flow.name)
-        connections = {
-            name: conn.model_dump(mode="json", exclude_none=True)
-            for name, conn in (environment.connections.items() if environment else [])
-        }
-        secrets = resolve_secrets(flow, environment, environ, base_dir)
-        env = env_snapshot(flow, environ)
-        # The starter makes the webhook nonce, so it knows the run's URLs at once.
-        nonce = starter_nonce(self.webhook_keys, run_id, flow)
-        flow_input = FlowInput(
-            run_id=run_id,
-            flow=flow,
+        flow_input = self.prepare(
+            flow,
             flow_file=flow_file,
-            kinds=kind_options(flow, self.registry),
-            variables=run_variables(environment, variables or {}, environ),
-            secrets=secrets,
-            env=env,
-            connections=connections,
-            environment=environment.name if environment else None,
-            options=options or RunOptions(),
+            environment=environment,
+            variables=variables,
+            environ=environ,
+            base_dir=base_dir,
+            run_id=run_id,
+            options=options,
             webhook_base=webhook_base,
-            # Only when there is one: the input of a flow without webhooks stays as it was.
-            **({"webhook_nonce": nonce} if nonce else {}),
             resume=resume,
         )
-        attributes: list[SearchAttributePair[Any]] = [
-            SearchAttributePair(FLOW, flow.name),
-            SearchAttributePair(STATUS, "running"),
-            SearchAttributePair(TAGS, list(flow.tags)),
-        ]
-        if environment is not None:
-            attributes.append(SearchAttributePair(ENVIRONMENT, environment.name))
         handle = await self._client().start_workflow(
             FlowWorkflow.run,
             flow_input,
-            id=run_id,
+            id=flow_input.run_id,
             task_queue=self.task_queue,
-            search_attributes=TypedSearchAttributes(attributes),
+            search_attributes=run_attributes(flow.name, flow.tags, flow_input.environment),
             static_summary=f"{flow.name} ({flow_file or 'inline'})",
         )
-        if nonce:
-            remember_run(self._client(), run_id, nonce, flow, env, secrets)
+        self._remember(flow_input)
+        return handle
+
+    async def start_suite(
+        self, suite: SuiteInput, *, suite_run_id: str | None = None
+    ) -> WorkflowHandle[Any, SuiteProgress]:
+        """Start a SuiteWorkflow over children prepared with :meth:`prepare` (their run ids are
+        already known: the caller can index and stream them at once)."""
+        suite_run_id = suite_run_id or new_suite_id(suite.name)
+        handle = await self._client().start_workflow(
+            SuiteWorkflow.run,
+            suite,
+            id=suite_run_id,
+            task_queue=self.task_queue,
+            search_attributes=run_attributes(suite.name, suite.tags, suite.environment),
+            static_summary=f"suite {suite.name} ({len(suite.children)} flows)",
+        )
+        for child in suite.children:
+            self._remember(child.input)
         return handle
 
     async def events(

@@ -21,10 +21,11 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from temporalio.service import RPCError
 
 import testflow
 from testflow.commands import EXIT_INFRA_ERROR, EXIT_INVALID_INPUT, EXIT_OK, EXIT_TEST_FAILURES
-from testflow.dsl.collect import collect_flows
+from testflow.dsl.collect import Collection, collect, suite_files
 from testflow.dsl.diagnostics import FlowValidationError
 from testflow.dsl.loader import LoadedFlow, find_environment, load_environment
 from testflow.dsl.models import Environment, all_steps
@@ -36,7 +37,9 @@ from testflow.reporting.writer import write_reports
 from testflow.runtime.devserver import TemporalUnavailable
 from testflow.runtime.engine import Engine, RunPreparationError, resolve_secrets
 from testflow.runtime.progress import ProgressPrinter
+from testflow.runtime.run_events import is_transient
 from testflow.runtime.settings import Settings
+from testflow.runtime.suite_file import RunSettings, SuiteConflict, merge
 from testflow.runtime.worker import build_worker  # noqa: F401 (imported while Temporal boots)
 from testflow.workflows.search import FLOW
 from testflow.workflows.types import RunOptions
@@ -53,10 +56,11 @@ class RunRequest:
     variables: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     skip_tags: list[str] = field(default_factory=list)
-    concurrency: int = 4
+    concurrency: int | None = None
+    """None: the suite files' or 4 (testflow/runtime/suite_file.py); so for fail_fast and env."""
     temporal: str | None = None
     ui: bool = False
-    fail_fast: bool = False
+    fail_fast: bool | None = None
     report_formats: tuple[str, ...] = ("json", "junit", "html")
     report_dir: Path = Path("results")
     report_plugins: list[str] = field(default_factory=list)
@@ -97,15 +101,41 @@ def select(flows: list[LoadedFlow], tags: list[str], skip_tags: list[str]) -> li
     return chosen
 
 
-def load_inputs(
-    request: RunRequest, registry: StepRegistry
-) -> tuple[list[LoadedFlow], Environment | None, set[str]]:
+@dataclass
+class Inputs:
+    """What a ``testflow run`` runs: its flows (with the variables their suite files give
+    them), environment, run-wide settings and the secret values to mask."""
+
+    collection: Collection
+    environment: Environment | None
+    settings: RunSettings
+    secrets: set[str]
+
+    @property
+    def flows(self) -> list[LoadedFlow]:
+        return self.collection.flows
+
+    def variables(self, loaded: LoadedFlow, request: RunRequest) -> dict[str, Any]:
+        """Its suite's ``vars``, then its entry's, then ``--var``."""
+        return {**self.collection.variables(loaded), **request.variables}
+
+
+def load_inputs(request: RunRequest, registry: StepRegistry) -> Inputs:
     """Flows, environment and the secret values to mask; raises InputError or FlowValidationError."""
+    try:
+        settings = merge(
+            suite_files(request.paths),
+            concurrency=request.concurrency,
+            fail_fast=request.fail_fast,
+            environment=request.env,
+        )
+    except SuiteConflict as exc:
+        raise InputError(str(exc)) from exc
     environment: Environment | None = None
-    if request.env:
+    if settings.environment:
         search = [Path.cwd(), *{p if p.is_dir() else p.parent for p in request.paths}]
         try:
-            environment = load_environment(find_environment(request.env, search))
+            environment = load_environment(find_environment(settings.environment, search))
         except FileNotFoundError as exc:
             raise InputError(str(exc)) from exc
     known = set(request.variables) | {
@@ -113,33 +143,28 @@ def load_inputs(
     }
     if environment is not None:
         known |= set(environment.variables)
-    flows = select(
-        collect_flows(request.paths, registry=registry, known_names=known),
-        request.tags,
-        request.skip_tags,
-    )
-    if not flows:
+    collection = collect(request.paths, registry=registry, known_names=known)
+    collection.flows = select(collection.flows, request.tags, request.skip_tags)
+    if not collection.flows:
         raise InputError("no flow matched: nothing to run")
     secrets: set[str] = set()
     try:  # a missing secret is an input error before anything runs
-        for loaded in flows:
+        for loaded in collection.flows:
             base = Path(loaded.path).parent
             secrets.update(resolve_secrets(loaded.flow, environment, os.environ, base).values())
     except RunPreparationError as exc:
         raise InputError(f"cannot start the run: {exc}") from exc
-    return flows, environment, {s for s in secrets if s}
+    return Inputs(collection, environment, settings, {s for s in secrets if s})
 
 
-def _load_and_warm(
-    request: RunRequest, registry: StepRegistry
-) -> tuple[list[LoadedFlow], Environment | None, set[str]]:
+def _load_and_warm(request: RunRequest, registry: StepRegistry) -> Inputs:
     """:func:`load_inputs`, then the executors of the kinds the flows use are imported: this
     runs while Temporal boots, and the first step would otherwise wait for them (the HTTP
     executor's libraries take ~0.1 s, its TLS set-up as long again)."""
     loaded = load_inputs(request, registry)
     from testflow.activities.runner import load_executor
 
-    kinds = {step.type for f in loaded[0] for step in all_steps(f.flow)}
+    kinds = {step.type for f in loaded.flows for step in all_steps(f.flow)}
     for name in sorted(kinds):
         kind = registry.get(name)
         if kind is not None and kind.executor is not None:
@@ -165,7 +190,7 @@ async def execute(request: RunRequest, console: Console) -> int:
     # Temporal starts while the flows load: the dev server's start-up overlaps the parsing.
     starting = asyncio.create_task(engine.__aenter__())
     try:
-        flows, environment, secrets = await asyncio.to_thread(_load_and_warm, request, registry)
+        inputs = await asyncio.to_thread(_load_and_warm, request, registry)
     except (InputError, FlowValidationError) as exc:
         await _abandon(engine, starting)
         if isinstance(exc, InputError):
@@ -178,6 +203,7 @@ async def execute(request: RunRequest, console: Console) -> int:
             console.print(f"[red]{len(exc.diagnostics)} problem(s); nothing was run.[/red]")
         return EXIT_INVALID_INPUT
 
+    flows, environment, secrets = inputs.flows, inputs.environment, inputs.secrets
     started_at = datetime.now(UTC)
     git_sha = asyncio.ensure_future(asyncio.to_thread(detect_git_sha))  # a `git` process
     printer = ProgressPrinter(console, secrets=tuple(secrets), verbose=request.verbose)
@@ -190,12 +216,12 @@ async def execute(request: RunRequest, console: Console) -> int:
         if engine.temporal_ui_url:
             console.print(f"[dim]Temporal UI: {engine.temporal_ui_url}[/dim]")
         async with _webhook_listener(engine, flows, request) as webhook_base:
-            results = await _run_all(engine, flows, environment, request, printer, webhook_base)
+            results = await _run_all(engine, inputs, request, printer, webhook_base)
         if engine.ui and engine.temporal_ui_url:
             console.print(
                 f"[dim]Temporal UI still up at {engine.temporal_ui_url}; Ctrl-C to stop.[/dim]"
             )
-            await asyncio.Event().wait()
+            await _until_interrupted()
     except RunPreparationError as exc:
         console.print(f"[red]cannot start the run: {exc}[/red]")
         return EXIT_INVALID_INPUT
@@ -232,60 +258,151 @@ async def _registry(settings: Settings) -> StepRegistry:
 
 async def _run_all(
     engine: Engine,
-    flows: list[LoadedFlow],
-    environment: Environment | None,
+    inputs: Inputs,
     request: RunRequest,
     printer: ProgressPrinter,
     webhook_base: str | None,
 ) -> list[RunResult]:
-    limit = asyncio.Semaphore(request.concurrency)
-    stop = asyncio.Event()
+    """One flow: one run. Several: one SuiteWorkflow (ARCHITECTURE.md 2), which keeps the
+    concurrency bound and ``--fail-fast`` in Temporal, so a killed CLI does not stop the suite;
+    each child is followed as it starts (its live output and result as for a single run)."""
     running: set[str] = set()
-    resumable: dict[str, list[str]] = {}
-    if request.resume:  # follow the runs a dead `testflow run` left running, flow by flow
-        from testflow.runtime.attach import running_runs
+    remove_handler = _install_interrupt(engine, running, printer.console)
+    try:
+        if len(inputs.flows) == 1:
+            return [await _run_one(engine, inputs, request, printer, webhook_base, running)]
+        return await _run_suite(engine, inputs, request, printer, webhook_base, running)
+    finally:
+        if remove_handler is not None:
+            remove_handler()
 
-        for run_id in await running_runs(engine, [f.flow.name for f in flows]):
-            description = await engine._client().get_workflow_handle(run_id).describe()
-            name = description.typed_search_attributes.get(FLOW)
-            if name:
-                resumable.setdefault(name, []).append(run_id)
 
-    async def one(loaded: LoadedFlow) -> RunResult | None:
-        async with limit:
-            if stop.is_set():
-                return None
-            waiting = resumable.get(loaded.flow.name)
-            if waiting:
-                run_id = waiting.pop()
-                printer.console.print(f"[dim]resuming {run_id}[/dim]")
-                running.add(run_id)
-                result = await follow(engine, run_id, printer)
-                running.discard(run_id)
-                return result
-            handle = await engine.start(
+async def _resumable(engine: Engine, name: str) -> str | None:
+    """The run a dead ``testflow run`` left running under this name (flow or suite), if any."""
+    from testflow.runtime.attach import running_runs
+
+    for run_id in await running_runs(engine, [name]):
+        description = await engine._client().get_workflow_handle(run_id).describe()
+        if description.typed_search_attributes.get(FLOW) == name:
+            return run_id
+    return None
+
+
+async def _run_one(
+    engine: Engine,
+    inputs: Inputs,
+    request: RunRequest,
+    printer: ProgressPrinter,
+    webhook_base: str | None,
+    running: set[str],
+) -> RunResult:
+    loaded = inputs.flows[0]
+    run_id = await _resumable(engine, loaded.flow.name) if request.resume else None
+    if run_id is not None:
+        printer.console.print(f"[dim]resuming {run_id}[/dim]")
+    else:
+        handle = await engine.start(
+            loaded.flow,
+            flow_file=loaded.path,
+            environment=inputs.environment,
+            variables=inputs.variables(loaded, request),
+            base_dir=Path(loaded.path).parent,
+            options=RunOptions(),
+            webhook_base=webhook_base,
+        )
+        run_id = handle.id
+    running.add(run_id)
+    return await follow(engine, run_id, printer)
+
+
+def suite_name(request: RunRequest) -> str:
+    """The name of the suite ``testflow run`` starts for several flows (--resume finds it)."""
+    return ("testflow run " + " ".join(str(p) for p in request.paths))[:200]
+
+
+async def _run_suite(
+    engine: Engine,
+    inputs: Inputs,
+    request: RunRequest,
+    printer: ProgressPrinter,
+    webhook_base: str | None,
+    running: set[str],
+) -> list[RunResult]:
+    from testflow.workflows.suite import SuiteChild, SuiteInput
+
+    name = suite_name(request)
+    suite_id = await _resumable(engine, name) if request.resume else None
+    if suite_id is not None:
+        printer.console.print(f"[dim]resuming {suite_id}[/dim]")
+    else:
+        children = []
+        environment, settings = inputs.environment, inputs.settings
+        for loaded in inputs.flows:
+            prepared = engine.prepare(
                 loaded.flow,
                 flow_file=loaded.path,
                 environment=environment,
-                variables=request.variables,
+                variables=inputs.variables(loaded, request),
                 base_dir=Path(loaded.path).parent,
                 options=RunOptions(),
                 webhook_base=webhook_base,
             )
-            running.add(handle.id)
-            result = await follow(engine, handle.id, printer)
-            running.discard(handle.id)
-            if request.fail_fast and result.status != "passed":
-                stop.set()
-            return result
+            children.append(SuiteChild(run_id=prepared.run_id, input=prepared))
+        suite = SuiteInput(
+            name=name,
+            children=children,
+            concurrency=min(settings.concurrency, 1000),
+            fail_fast=settings.fail_fast,
+            tags=settings.tags,
+            environment=environment.name if environment else None,
+        )
+        suite_id = (await engine.start_suite(suite)).id
+    running.add(suite_id)  # Ctrl-C cancels the suite: its running children, and no more start
+    return await follow_suite(engine, suite_id, printer)
 
-    remove_handler = _install_interrupt(engine, running, printer.console)
+
+async def follow_suite(engine: Engine, suite_id: str, printer: ProgressPrinter) -> list[RunResult]:
+    """Follow each child of a suite as it starts; the results of those that started, in the
+    suite's order (with --fail-fast or a cancel, the others never ran)."""
+    from testflow.workflows.suite import SuiteProgress
+
+    handle = engine._client().get_workflow_handle(suite_id, result_type=SuiteProgress)
+    ended: asyncio.Future[SuiteProgress] = asyncio.ensure_future(handle.result())
+    followers: dict[str, asyncio.Task[RunResult]] = {}
+    delay = SUITE_POLL[0]
     try:
-        gathered = await asyncio.gather(*(one(f) for f in flows))
+        while True:
+            if ended.done():
+                progress = ended.result()
+            else:
+                try:
+                    progress = await handle.query("progress", 0, result_type=SuiteProgress)
+                except RPCError as exc:  # a busy worker answers late; the suite goes on
+                    if not is_transient(exc):
+                        raise
+                    await asyncio.wait([ended], timeout=delay)  # not at once: no busy loop
+                    delay = min(delay * 1.5, SUITE_POLL[1])
+                    continue
+            for child in progress.children:
+                if child.started and child.run_id not in followers:
+                    followers[child.run_id] = asyncio.create_task(
+                        follow(engine, child.run_id, printer)
+                    )
+                    delay = SUITE_POLL[0]
+            if ended.done():
+                break
+            await asyncio.wait([ended], timeout=delay)
+            delay = min(delay * 1.5, SUITE_POLL[1])
+        return [await followers[c.run_id] for c in progress.children if c.run_id in followers]
     finally:
-        if remove_handler is not None:
-            remove_handler()
-    return [r for r in gathered if r is not None]
+        ended.cancel()
+        for task in followers.values():
+            task.cancel()
+
+
+SUITE_POLL = (0.05, 1.0)
+"""How often ``testflow run`` asks its suite which children started: often at first (a child's
+output starts when it is followed), backing off while none starts."""
 
 
 async def follow(engine: Engine, run_id: str, printer: ProgressPrinter) -> RunResult:
@@ -369,6 +486,24 @@ async def _abandon(engine: Engine, starting: asyncio.Task[Engine]) -> None:
     with contextlib.suppress(Exception):
         await starting
     await engine.__aexit__(None, None, None)
+
+
+async def _until_interrupted() -> None:
+    """``--ui``: wait for Ctrl-C, then stop as after any run (reports, the runs' exit code).
+
+    Left to asyncio, Ctrl-C raised KeyboardInterrupt here: no reports, exit code 130, and the
+    worker's tasks cancelled all at once, which could leave the command hanging.
+    """
+    loop = asyncio.get_running_loop()
+    pressed = asyncio.Event()
+    try:
+        loop.add_signal_handler(signal.SIGINT, pressed.set)
+    except (NotImplementedError, RuntimeError):  # no loop signal handlers (Windows)
+        await asyncio.Event().wait()
+    try:
+        await pressed.wait()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C quits at once
 
 
 def _install_interrupt(engine: Engine, running: set[str], console: Console) -> Any:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TASK_QUEUE = "testflow"
@@ -85,6 +85,106 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="External base URL of the API (links to runs, webhook URLs)."
     )
+    db_pool_size: int = Field(
+        20, ge=1, description="API database connections kept open for requests (`testflow serve`)."
+    )
+    db_pool_overflow: int = Field(
+        10, ge=0, description="Connections opened for one request above the pool, then closed."
+    )
+    stream_queries_per_second: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "Progress queries all live event streams of one server send Temporal together "
+            "(each costs ~5 ms of worker and ~5 ms of Temporal CPU)."
+        ),
+    )
+
+    tracker_sweep_s: float = Field(
+        30.0,
+        ge=0,
+        description=(
+            "How often each API replica looks (through Temporal visibility) for indexed runs "
+            "that ended while nobody followed them (their replica died); 0: only at start-up."
+        ),
+    )
+    schedule_sync_s: float = Field(
+        15.0,
+        ge=0,
+        description=(
+            "How often the API indexes the runs schedules started (listed through Temporal "
+            "visibility); 0: only when a schedule is read."
+        ),
+    )
+
+    # -- OpenID Connect sign-in for the API and UI (docs/configuration.md, "OIDC") ---------
+    oidc_issuer: str | None = Field(
+        None, description="Issuer URL of the OpenID provider; set it to turn OIDC sign-in on."
+    )
+    oidc_client_id: str | None = Field(None, description="Client id of the testflow UI.")
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="Secret of a confidential client: the code exchange then goes through the API.",
+    )
+    oidc_audience: str | None = Field(
+        None, description="The `aud` access tokens must carry; default: the client id."
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes the UI asks for.")
+    oidc_roles_claim: str = Field(
+        "groups", description="Claim with the groups/roles (dotted path: realm_access.roles)."
+    )
+    oidc_role_map: Annotated[dict[str, Literal["viewer", "runner", "admin"]], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "Claim value -> testflow role, as JSON or 'group=role,group=role'; the highest "
+            "mapped role wins. Empty: the values viewer/runner/admin are taken as they are."
+        ),
+    )
+    oidc_username_claim: str = Field(
+        "preferred_username", description="Claim shown as the caller's name (else `sub`)."
+    )
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="Signature algorithms accepted (asymmetric only).",
+    )
+    oidc_leeway_s: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
+    oidc_jwks_refetch_s: float = Field(
+        30.0, ge=0, description="Least time between two JWKS fetch attempts (unknown key ids, a provider that is down)."
+    )
+    oidc_jwks_max_age_s: float = Field(3600.0, gt=0, description="JWKS cache lifetime.")
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _parse_role_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("{"):
+                return json.loads(value)
+            pairs = [p.strip() for p in value.split(",") if p.strip()]
+            bad = [p for p in pairs if "=" not in p]
+            if bad:
+                raise ValueError(f"role map entries look like 'claim-value=role', not {bad[0]!r}")
+            return {k.strip(): v.strip() for k, v in (p.rsplit("=", 1) for p in pairs)}
+        return value
+
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _parse_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"}
+            unsafe = [a for a in value if a not in allowed]
+            if unsafe:
+                # none and HS* would let anyone holding the public JWKS forge tokens.
+                raise ValueError(f"unsupported OIDC algorithm(s) {unsafe}; use {sorted(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        # Caught here, at start-up, rather than on the first sign-in.
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("TESTFLOW_OIDC_ISSUER is set: TESTFLOW_OIDC_CLIENT_ID is needed too")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -17,17 +17,44 @@ from testflow.runtime.artifacts import open_store
 from testflow.runtime.settings import Settings
 from testflow.workflows import WORKFLOWS
 
-# Pure modules used by the interpreter are passed through the sandbox (loaded once, outside):
-# re-importing Jinja2 and python-jsonpath per workflow run is slow, and faker loads its
-# providers lazily, which the sandbox rejects (ARCHITECTURE.md section 4).
+# Modules passed through the workflow sandbox are loaded once, outside it, and shared by every
+# run; the rest is imported anew for each run (the sandbox's isolation). A module may be passed
+# through only if it keeps no module-level state that a run changes and it reads the clock,
+# randomness and uuids only through the ``workflow`` API (which finds the current run on the
+# running workflow event loop, one per run) or through what the caller passes in.
 PASSTHROUGH = (
+    # Pure libraries: re-importing Jinja2 and python-jsonpath per run is slow, and faker loads
+    # its providers lazily, which the sandbox rejects (ARCHITECTURE.md section 4).
     "jinja2",
     "markupsafe",
     "jsonpath",
     "faker",
-    "testflow.dsl",
     "pydantic",
     "pydantic_core",
+    # The DSL: models, templating, assertions, results. Its module-level caches hold pure
+    # results only (lru_caches of compiled templates and JSONPaths, one Faker per locale that
+    # each draw reseeds from the run's workflow random, a template renderer without secrets).
+    "testflow.dsl",
+    # The interpreter's helpers (everything but the workflow class, testflow.workflows.
+    # interpreter, which the sandbox must import per run and which is kept thin for that).
+    # None but carried has module-level mutable state: each run's state lives in the
+    # RunContext, RunState and WebhookInbox objects its workflow instance owns. Passing them
+    # through saves re-executing their code (class bodies, pydantic models) for every run.
+    "testflow.workflows.actions",  # ActionRunner: one action step (activity, timer, webhook)
+    # The one exception, on purpose: validated flows a run hands to its next incarnation
+    # (continue-as-new); shared by every run of this worker so the next one finds it. Safe
+    # because an entry equals what validating that input gives (see its docstring).
+    "testflow.workflows.carried",
+    "testflow.workflows.context",  # RunContext: per-run object, record helpers
+    "testflow.workflows.control",  # ControlFlow: lists, DAGs, parallel, group, call, poll
+    "testflow.workflows.lifecycle",  # FlowRun: run loop, record pages, continue-as-new
+    "testflow.workflows.options",  # pure: step -> activity options
+    "testflow.workflows.records",  # pure: record/outcome builders (clock passed in)
+    "testflow.workflows.search",  # constants: search attribute keys
+    "testflow.workflows.state",  # RunState class (per-run instances)
+    "testflow.workflows.suite_types",  # pydantic models of the SuiteWorkflow
+    "testflow.workflows.types",  # pydantic models of inputs and outputs
+    "testflow.workflows.webhooks",  # WebhookInbox class (per-run instances)
 )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
 from testflow.dsl.models import Flow, RetrySpec
 from testflow.dsl.registry import KindMode, StepKind
 from testflow.dsl.results import ArtifactRef, RunEvent, StepRecord
+from testflow.workflows import carried as carried_flows
 
 # Executors that never read StepContext.step_outputs (checked by a test). Third-party kinds and
 # plugins may, so they keep getting it.
@@ -165,6 +166,28 @@ class FlowInput(Model):
     resume: ResumeFrom | None = Field(
         None, description="Re-run from a step of an earlier run (POST /runs/{id}/rerun)."
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _carried_flow(cls, data: Any, handler: ModelWrapValidatorHandler[FlowInput]) -> FlowInput:
+        """A continue-as-new input takes the flow its previous incarnation validated, when this
+        worker ran it (carried.py), instead of validating every step again."""
+        carried = data.get("carried") if isinstance(data, dict) else None
+        if not isinstance(carried, dict):
+            return handler(data)
+        run_id, seq = data.get("run_id"), carried.get("event_seq")
+        kept = (
+            carried_flows.take(run_id, seq)
+            if isinstance(run_id, str) and isinstance(seq, int)
+            else None
+        )
+        if kept is None:
+            return handler(data)
+        started_at, flow = kept
+        value = handler({**data, "flow": flow})
+        if value.carried is None or value.carried.started_at != started_at:
+            return handler(data)  # another run with this id and seq: validate its own flow
+        return value
 
 
 class PollSpec(Model):

@@ -4,7 +4,6 @@ schema per session in the machine's ``test`` database)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import uuid
@@ -14,14 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from temporalio.client import Client
 
-from testflow.api.app import create_app
 from testflow.api.db.session import Database
 from testflow.api.security import create_token
-from testflow.runtime.engine import Engine
 from testflow.runtime.settings import Settings
+from tests.api.serving import Served, serve, served_api
+
+__all__ = ["PG_URL", "Api", "Served", "postgres_up", "serve", "served_api"]
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -46,24 +45,6 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
 
-@contextlib.asynccontextmanager
-async def serve(app: object) -> AsyncIterator[str]:
-    """Run ``app`` on a free loopback port; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def api(
     request: pytest.FixtureRequest,
@@ -80,28 +61,20 @@ async def api(
         url, schema = PG_URL, f"tf_api_{uuid.uuid4().hex[:10]}"
     else:
         url = f"sqlite+aiosqlite:///{home / 'testflow.db'}"
-    api_settings = settings.model_copy(
-        update={
-            "home": home,
-            "task_queue": f"api-{uuid.uuid4().hex[:8]}",
-            "database_url": url,
-            "database_schema": schema,
-            "encryption_keys": None,
-        }
-    )
     db = Database(url, schema=schema)
     await db.migrate()
     async with db.session() as session:
         _row, admin = await create_token(session, name="test-admin", role="admin")
-    async with Engine(api_settings, client=temporal_client) as engine:
-        app = create_app(api_settings, engine=engine, database=db)
-        async with (
-            serve(app) as base,
-            httpx.AsyncClient(
-                base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=30
-            ) as client,
-        ):
-            yield Api(base, client, admin, api_settings, db, backend)
+    async with served_api(
+        settings,
+        temporal_client,
+        home,
+        database=db,
+        headers={"Authorization": f"Bearer {admin}"},
+        database_url=url,
+        database_schema=schema,
+    ) as served:
+        yield Api(served.url, served.client, admin, served.settings, db, backend)
     if schema:
         from sqlalchemy import text
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,20 +15,15 @@ import pytest
 
 from testflow.api.client import submit_and_stream
 from tests.api.flows import QUICK, SLOW
+from tests.procs import free_port, wait_http_ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     home = tmp_path_factory.mktemp("serve-home")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TESTFLOW_HOME": str(home), "TESTFLOW_AUTH": "required"}
     env.pop("TESTFLOW_DATABASE_URL", None)
     proc = subprocess.Popen(
@@ -42,18 +35,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.2)
-        else:
-            raise AssertionError("testflow serve did not become ready in 60 s")
+        wait_http_ok(
+            f"{url}/readyz", proc, output=lambda: proc.stdout.read() if proc.stdout else ""
+        )
         yield url, env
     finally:
         proc.send_signal(signal.SIGINT)

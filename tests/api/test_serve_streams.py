@@ -14,20 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 
-from testflow.api.app import create_app
 from testflow.api.db.models import ApiToken, RunRow, utcnow
 from testflow.api.db.session import Database
 from testflow.api.deps import AppState
 from testflow.api.security import TokenCache, create_token, find_token
-from testflow.runtime.engine import Engine
 from testflow.runtime.settings import Settings
-from tests.api.conftest import PG_URL, postgres_up, serve
+from tests.api.conftest import PG_URL, postgres_up
 from tests.api.flows import QUICK, SLOW
+from tests.api.serving import served_api
 from tests.api.sse import sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.workflow]
@@ -53,23 +51,16 @@ async def app(
     settings: Settings, temporal_client: Client, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[App]:
     home: Path = tmp_path_factory.mktemp("serve-streams")
-    api_settings = settings.model_copy(
-        update={
-            "home": home,
-            "task_queue": f"streams-{uuid.uuid4().hex[:8]}",
-            "database_url": f"sqlite+aiosqlite:///{home / 'testflow.db'}",
-            "database_schema": None,
-            "auth": "auto",
-            "encryption_keys": None,
-        }
-    )
-    async with Engine(api_settings, client=temporal_client) as engine:
-        fastapi_app: FastAPI = create_app(api_settings, engine=engine)
-        async with (
-            serve(fastapi_app) as url,
-            httpx.AsyncClient(base_url=f"{url}/api/v1", timeout=60) as client,
-        ):
-            yield App(client, fastapi_app.state.tf)
+    async with served_api(
+        settings,
+        temporal_client,
+        home,
+        queue="streams",
+        prefix="/api/v1",
+        client_timeout=60,
+        auth="auto",
+    ) as served:
+        yield App(served.client, served.state)
 
 
 async def start(app: App, text: str) -> str:

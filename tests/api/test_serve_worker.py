@@ -9,11 +9,9 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,41 +20,9 @@ import httpx
 import pytest
 
 from tests.api.flows import QUICK
+from tests.procs import alive, descendants, free_port, wait_http_ok, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def descendants(pid: int) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in task.read_text().split():
-            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            out[int(child)] = cmd
-            out |= descendants(int(child))
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has exited
-
-
-def wait_until(what: str, check: object, limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {limit_s} s")
 
 
 @dataclass
@@ -90,7 +56,7 @@ class Serve:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTFLOW_")}
     env |= {"TESTFLOW_HOME": str(tmp_path), "TESTFLOW_AUTH": "off", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -109,17 +75,9 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
 
     threading.Thread(target=read, daemon=True).start()
 
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited:\n{server.output()}")
-        try:
-            return httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     children: dict[int, str] = {}
     try:
-        wait_until("serve ready", ready)
+        wait_http_ok(f"{server.url}/readyz", proc, output=server.output)
         children = descendants(proc.pid)
         yield server
     finally:

@@ -44,6 +44,7 @@ async def test_edit_a_suite_in_place(api: Api) -> None:
         "tags": ["orders", "nightly"],
         "environment": env,
         "concurrency": 2,
+        "fail_fast": True,
     }
     updated = await api.client.put(f"/api/v1/suites/{suite['id']}", json=edit)
     assert updated.status_code == 200, updated.text

@@ -55,6 +55,7 @@ def test_edit_a_suite_rename_reorder_add_and_remove_flows(page: Any, server: Ser
     form.get_by_label("Tags (comma-separated)").fill("nightly, #orders")
     form.get_by_label("Environment").select_option(env)
     form.get_by_label("Concurrency").fill("2")
+    form.get_by_label("Fail fast: start no more flows after one does not pass").check()
 
     # Add gamma from the list, and delta from the library's selection.
     form.get_by_label("Flow to add").select_option(ids["gamma"])
@@ -89,6 +90,7 @@ def test_edit_a_suite_rename_reorder_add_and_remove_flows(page: Any, server: Ser
         "tags": ["nightly", "orders"],
         "environment": env,
         "concurrency": 2,
+        "fail_fast": True,
     }
     # The card shows what was stored, in the suite's order.
     card.locator(".suite-card-name", has_text=f"Nightly {tag}").wait_for()

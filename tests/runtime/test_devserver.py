@@ -15,6 +15,7 @@ from testflow.runtime import devserver
 from testflow.runtime.devserver import TemporalUnavailable, prestart, start_dev_server
 from testflow.runtime.engine import data_converter
 from testflow.runtime.settings import Settings
+from tests.procs import alive, children_of
 
 pytestmark = pytest.mark.workflow
 
@@ -24,30 +25,6 @@ def test_search_attribute_args_match_the_workflow_keys() -> None:
 
     expected = tuple((key.name, key._metadata_type) for key in SEARCH_ATTRIBUTES)
     assert expected == devserver.SEARCH_ATTRIBUTE_ARGS
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie nobody reaped counts as gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in status
-
-
-def _dev_server_children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if f"\nPPid:\t{parent}\n" in status and b"start-dev" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 async def test_a_prestarted_server_is_adopted_and_stopped(settings: Settings) -> None:
@@ -107,20 +84,20 @@ def test_a_killed_testflow_run_leaves_no_dev_server(tmp_path: Path) -> None:
                 break
         else:
             pytest.fail(f"testflow run ended early (exit {proc.wait()})")
-        children = _dev_server_children(proc.pid)
+        children = children_of(proc.pid, b"start-dev")
         assert len(children) == 1, children
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while _alive(children[0]) and time.monotonic() < deadline:
+        while alive(children[0]) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(children[0]), "the dev server outlived its killed parent"
+        assert not alive(children[0]), "the dev server outlived its killed parent"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         for pid in children:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 

@@ -9,7 +9,6 @@ Real app on uvicorn, real Temporal and worker, SQLite.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,14 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from temporalio.client import Client
 
-from testflow.api.app import create_app
 from testflow.api.tracker import EVENTS_READ_UP_TO
-from testflow.runtime.engine import Engine
 from testflow.runtime.settings import Settings
-from tests.api.conftest import serve
+from tests.api.serving import served_api
 from tests.api.sse import sse_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.workflow]
@@ -36,23 +32,16 @@ STEPS = 1_200  # over EVENTS_READ_UP_TO, and over one page of records (1,000)
 async def api(
     settings: Settings, temporal_client: Client, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    api_settings = settings.model_copy(
-        update={
-            "home": tmp_path,
-            "task_queue": f"long-api-{uuid.uuid4().hex[:8]}",
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'testflow.db'}",
-            "database_schema": None,
-            "auth": "auto",
-            "encryption_keys": None,
-        }
-    )
-    async with Engine(api_settings, client=temporal_client) as engine:
-        app: FastAPI = create_app(api_settings, engine=engine)
-        async with (
-            serve(app) as url,
-            httpx.AsyncClient(base_url=f"{url}/api/v1", timeout=120) as client,
-        ):
-            yield client
+    async with served_api(
+        settings,
+        temporal_client,
+        tmp_path,
+        queue="long-api",
+        prefix="/api/v1",
+        client_timeout=120,
+        auth="auto",
+    ) as served:
+        yield served.client
 
 
 async def _events(client: httpx.AsyncClient, run_id: str) -> list[dict[str, Any]]:

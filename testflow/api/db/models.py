@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -84,6 +84,7 @@ class SuiteRow(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     environment: Mapped[str | None] = mapped_column(String(200))
     concurrency: Mapped[int] = mapped_column(Integer, default=4)
+    fail_fast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -134,7 +135,12 @@ class ScheduleRow(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    flow_id: Mapped[str] = mapped_column(String(40), index=True)
+    # One of flow_id and suite_id: what each firing runs.
+    flow_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
+    suite_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
+    suite_flows: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    """The suite's flows when the schedule was made ({flow_id, version, name, tags} each, in
+    child order): the schedule repeats that snapshot, and its firings' child rows name them."""
     environment: Mapped[str | None] = mapped_column(String(200))
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     cron: Mapped[list[Any]] = mapped_column(default=list)

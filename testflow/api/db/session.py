@@ -25,10 +25,24 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+POOL_SIZE = 20
+"""Default of ``TESTFLOW_DB_POOL_SIZE``: connections kept open for the requests. Above it (up to ``POOL_SIZE + POOL_OVERFLOW``) a
+connection is opened for one checkout and closed again: under 100 concurrent starts the
+default 5 meant an asyncpg connect (and its type set-up) or an aiosqlite thread per request."""
+POOL_OVERFLOW = 10
+"""Default of ``TESTFLOW_DB_POOL_OVERFLOW``."""
 
 
 class Database:
-    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        echo: bool = False,
+        pool_size: int = POOL_SIZE,
+        pool_overflow: int = POOL_OVERFLOW,
+    ) -> None:
         self.url = make_url(url)
         self.schema = schema
         connect_args: dict[str, Any] = {}
@@ -38,13 +52,28 @@ class Database:
                 Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         elif schema:
             connect_args["server_settings"] = {"search_path": schema}
-        self.engine: AsyncEngine = create_async_engine(
-            self.url, echo=echo, connect_args=connect_args, pool_pre_ping=not self.is_sqlite
+        options: dict[str, Any] = {
+            "echo": echo,
+            "connect_args": connect_args,
+            "pool_pre_ping": not self.is_sqlite,
+        }
+        in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_overflow}
+        self.engine: AsyncEngine = create_async_engine(self.url, **pool, **options)
+        # The group commit has a connection of its own: queued behind the requests' checkouts
+        # (100 concurrent starts and their streams), each batch waited for the pool as long as
+        # a request did; one task commits at a time, so one connection (and one for a retry).
+        # (An in-memory SQLite database is one connection's: it shares it.)
+        self.writer: AsyncEngine = (
+            self.engine
+            if in_memory
+            else create_async_engine(self.url, pool_size=1, max_overflow=1, **options)
         )
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            for engine in {self.engine, self.writer}:
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._group = _GroupCommit(self.sessions)
+        self._group = _GroupCommit(async_sessionmaker(self.writer, expire_on_commit=False))
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,6 +121,8 @@ class Database:
         await self.write(insert)
 
     async def dispose(self) -> None:
+        if self.writer is not self.engine:
+            await self.writer.dispose()
         await self.engine.dispose()
 
 

@@ -4,6 +4,7 @@ re-run, step details and reports."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -15,7 +16,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from testflow.api.db.models import FlowRow, RunRow
 from testflow.api.deps import AppState, Principal, app_state, db_session, require, span
 from testflow.api.errors import Conflict, Invalid, NotFound
-from testflow.api.launcher import StartRequest, new_id, start_run
+from testflow.api.launcher import StartRequest, start_run
 from testflow.api.rerun import known_to_temporal, plan_resume
 from testflow.api.routers.suites import suite_row
 from testflow.api.runstate import get_result, run_row, stream_events
@@ -28,7 +29,15 @@ from testflow.api.schemas import (
     RunSummary,
     StartedRun,
 )
-from testflow.dsl.results import RunResult
+from testflow.api.suiterun import (
+    is_suite_parent,
+    parent_events,
+    query_suite,
+    start_suite,
+    suite_result,
+    wait_until_started,
+)
+from testflow.dsl.results import RunEvent, RunResult
 from testflow.reporting.model import Report
 from testflow.reporting.options import ReportOptions, load_detail_file
 from testflow.reporting.writer import write_reports
@@ -97,29 +106,31 @@ async def start(
 async def _start_suite(
     state: AppState, session: AsyncSession, body: RunStart, who: Principal
 ) -> RunStarted:
+    """One SuiteWorkflow; its children are indexed ``queued`` and start as it allows."""
     suite = await suite_row(session, body.suite_id or "")
-    parent = f"suite-{suite.id}-{new_id()[:8]}"
-    runs: list[StartedRun] = []
-    for flow_id in suite.flow_ids:
-        flow = await session.get(FlowRow, flow_id)
-        if flow is None:
-            raise Invalid(
-                f"suite {suite.name!r} names flow {flow_id!r}, which does not exist any more"
+    parent, children = await start_suite(state, session, suite, body, who)
+    return RunStarted(
+        **started(state, parent).model_dump(), runs=[started(state, r) for r in children]
+    )
+
+
+async def result_of(state: AppState, session: AsyncSession, run_id: str) -> RunResult:
+    """get_result, plus what only suite runs have: a running suite answers from its workflow,
+    a child it has not started yet is running with no steps (its index row says queued)."""
+    row = await run_row(session, run_id)
+    if row is not None and row.result is None:
+        if is_suite_parent(row):
+            return suite_result(run_id, await query_suite(state, run_id), row)
+        if row.status == "queued":
+            return RunResult(
+                run_id=run_id,
+                flow=row.flow_name,
+                status="running",
+                started_at=row.started_at,
+                tags=list(row.tags),
+                environment=row.environment,
             )
-        req = StartRequest(
-            text=flow.text,
-            filename=flow.filename,
-            flow_id=flow.id,
-            flow_version=flow.version,
-            environment=body.environment or suite.environment,
-            variables=body.vars,
-            started_by=who.name,
-            suite_id=suite.id,
-            parent_run_id=parent,
-            trigger="suite",
-        )
-        runs.append(started(state, await start_run(state, session, req)))
-    return RunStarted(run_id=parent, workflow_id=None, runs=runs)
+    return await get_result(state, session, run_id)
 
 
 @router.get("", operation_id="listRuns", response_model=Page[RunSummary])
@@ -174,8 +185,9 @@ async def get_run(
     session: AsyncSession = Depends(db_session),
     _: Principal = Depends(require("viewer")),
 ) -> RunResult:
-    """The run's result; ``status: running`` with the steps so far while it runs."""
-    return await get_result(state, session, run_id)
+    """The run's result; ``status: running`` with the steps so far while it runs. A suite
+    run's result has no steps (its children are runs: ``GET /runs?parent=<id>``)."""
+    return await result_of(state, session, run_id)
 
 
 @router.get("/{run_id}/source", operation_id="getRunSource", response_model=RunSource)
@@ -226,7 +238,7 @@ async def events(
         try:
             # No is_disconnected() per event: EventSourceResponse listens for the disconnect
             # and cancels this generator (the check cost 4% of the loop with 100 streams).
-            async for event in stream_events(state, row, run_id, since):
+            async for event in _events_of(state, row, run_id, since):
                 yield ServerSentEvent(
                     data=event.model_dump_json(), event=event.type, id=str(event.seq)
                 )
@@ -238,6 +250,19 @@ async def events(
     )
 
 
+async def _events_of(
+    state: AppState, row: RunRow | None, run_id: str, since: int
+) -> AsyncIterator[RunEvent]:
+    if row is not None and row.status == "queued":  # a suite's child: streamed once it starts
+        row = await wait_until_started(state, run_id)
+    if row is not None and row.result is None and is_suite_parent(row):
+        events = parent_events(state, row, since)
+    else:
+        events = stream_events(state, row, run_id, since)
+    async for event in events:
+        yield event
+
+
 @router.get("/{run_id}/steps/{key}/detail", operation_id="getStepDetail")
 async def step_detail(
     run_id: str,
@@ -247,7 +272,7 @@ async def step_detail(
     _: Principal = Depends(require("viewer")),
 ) -> dict[str, Any]:
     """The full request, response, logs and fields of one step (from the artifact store)."""
-    result = await get_result(state, session, run_id)
+    result = await result_of(state, session, run_id)
     step = next((s for s in result.steps if s.key == key or s.step_id == key), None)
     if step is None:
         raise NotFound(f"run {run_id!r} has no finished step {key!r}")
@@ -271,8 +296,14 @@ async def cancel(
     session: AsyncSession = Depends(db_session),
     _: Principal = Depends(require("runner")),
 ) -> dict[str, str]:
-    """Ask the run to stop; its teardown still runs. 409 when it is already over."""
+    """Ask the run to stop; its teardown still runs. 409 when it is already over. Cancelling
+    a suite run cancels its running children (their teardown runs) and starts no more."""
     row = await run_row(session, run_id)
+    if row is not None and row.status == "queued":
+        raise Conflict(
+            f"run {run_id!r} has not started: it waits its turn in suite run "
+            f"{row.parent_run_id!r}; cancel that run to stop the suite"
+        )
     if row is not None and row.status != "running":
         raise Conflict(f"run {run_id!r} is already {row.status}")
     await state.client.get_workflow_handle(run_id).cancel()
@@ -337,7 +368,7 @@ async def report(
     """The run's report: html, junit, json or md (once the run is over)."""
     if fmt not in REPORT_FORMATS:
         raise NotFound(f"unknown report format {fmt!r}; choose from {', '.join(REPORT_FORMATS)}")
-    result = await get_result(state, session, run_id)
+    result = await result_of(state, session, run_id)
     if result.status == "running":
         raise Conflict(f"run {run_id!r} is still running; its report comes when it is over")
     # One folder per run and format (hashed: a run id may hold any character).

@@ -36,7 +36,12 @@ async def dashboard(
     _: Principal = Depends(require("viewer")),
 ) -> dict[str, Any]:
     since = datetime.now(UTC) - timedelta(days=days)
-    stmt = select(RunRow).where(RunRow.started_at >= since, RunRow.status != "running")
+    stmt = select(RunRow).where(
+        RunRow.started_at >= since,
+        RunRow.status.not_in(("running", "queued")),
+        # A suite run's own row (its children are counted as runs): not a run of a flow.
+        (RunRow.suite_id.is_(None)) | (RunRow.parent_run_id.is_not(None)),
+    )
     if flow:
         stmt = stmt.where((RunRow.flow_id == flow) | (RunRow.flow_name == flow))
     if tag:

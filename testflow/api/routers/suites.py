@@ -24,6 +24,7 @@ def suite_out(row: SuiteRow) -> SuiteOut:
         tags=row.tags,
         environment=row.environment,
         concurrency=row.concurrency,
+        fail_fast=row.fail_fast,
     )
 
 

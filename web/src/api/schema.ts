@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+    "/api/v1/auth/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Auth Config */
+        get: operations["getAuthConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who Am I */
+        get: operations["whoAmI"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/environments": {
         parameters: {
             query?: never;
@@ -287,7 +321,8 @@ export interface paths {
         };
         /**
          * Get Run
-         * @description The run's result; ``status: running`` with the steps so far while it runs.
+         * @description The run's result; ``status: running`` with the steps so far while it runs. A suite
+         *     run's result has no steps (its children are runs: ``GET /runs?parent=<id>``).
          */
         get: operations["getRun"];
         put?: never;
@@ -309,7 +344,8 @@ export interface paths {
         put?: never;
         /**
          * Cancel
-         * @description Ask the run to stop; its teardown still runs. 409 when it is already over.
+         * @description Ask the run to stop; its teardown still runs. 409 when it is already over. Cancelling
+         *     a suite run cancels its running children (their teardown runs) and starts no more.
          */
         post: operations["cancelRun"];
         delete?: never;
@@ -759,6 +795,28 @@ export interface components {
             /** Error */
             error: string;
         };
+        /**
+         * AuthConfig
+         * @description Public: never holds a secret.
+         */
+        AuthConfig: {
+            /** Client Id */
+            client_id?: string | null;
+            /** Issuer */
+            issuer?: string | null;
+            /**
+             * Oidc
+             * @description Whether signing in with the OpenID provider is on.
+             */
+            oidc: boolean;
+            /** Scopes */
+            scopes?: string | null;
+            /**
+             * Token Endpoint
+             * @description Where the UI exchanges the code: this API for a confidential client, else null (the provider's own endpoint, from its discovery document).
+             */
+            token_endpoint?: string | null;
+        };
         /** EnvironmentIn */
         EnvironmentIn: {
             /** Connections */
@@ -971,6 +1029,22 @@ export interface components {
             level: "debug" | "info" | "warning" | "error";
             /** Message */
             message: string;
+        };
+        /** Me */
+        Me: {
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "runner" | "admin";
+            /**
+             * Via
+             * @description token: an API token; oidc: signed in with the provider; local: auth is off.
+             * @enum {string}
+             */
+            via: "token" | "oidc" | "local";
         };
         /** Page[FlowSummary] */
         Page_FlowSummary_: {
@@ -1197,8 +1271,11 @@ export interface components {
             cron?: string[];
             /** Environment */
             environment?: string | null;
-            /** Flow Id */
-            flow_id: string;
+            /**
+             * Flow Id
+             * @description The flow each firing runs (or suite_id).
+             */
+            flow_id?: string | null;
             /**
              * Interval
              * @description Or a fixed interval: 30s, 5m, 1h.
@@ -1217,6 +1294,11 @@ export interface components {
              * @default false
              */
             paused: boolean;
+            /**
+             * Suite Id
+             * @description Or the suite each firing runs: one suite run per firing, its children indexed as a POST /runs {suite_id} run's (environment defaults to the suite's).
+             */
+            suite_id?: string | null;
             /** Timezone */
             timezone?: string | null;
             /** Vars */
@@ -1231,7 +1313,7 @@ export interface components {
             /** Environment */
             environment: string | null;
             /** Flow Id */
-            flow_id: string;
+            flow_id: string | null;
             /** Id */
             id: string;
             /** Interval S */
@@ -1246,6 +1328,8 @@ export interface components {
             paused: boolean;
             /** Recent Runs */
             recent_runs?: string[];
+            /** Suite Id */
+            suite_id?: string | null;
             /** Timezone */
             timezone: string | null;
         };
@@ -1385,6 +1469,12 @@ export interface components {
             description?: string | null;
             /** Environment */
             environment?: string | null;
+            /**
+             * Fail Fast
+             * @description After the first flow that did not pass, start no more flows of a run of this suite (the running ones finish; the others end cancelled without starting).
+             * @default false
+             */
+            fail_fast: boolean;
             /** Flow Ids */
             flow_ids: string[];
             /** Name */
@@ -1400,6 +1490,8 @@ export interface components {
             description?: string | null;
             /** Environment */
             environment: string | null;
+            /** Fail Fast */
+            fail_fast: boolean;
             /** Flow Ids */
             flow_ids: string[];
             /** Id */
@@ -1479,6 +1571,100 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getAuthConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthConfig"];
+                };
+            };
+            /** @description A token is required, or it is unknown, expired or invalid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role is too low. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (with line/col for flows). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    whoAmI: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description A token is required, or it is unknown, expired or invalid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role is too low. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input (with line/col for flows). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listEnvironments: {
         parameters: {
             query?: never;
@@ -1497,7 +1683,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvironmentOut"][];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1548,7 +1734,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvironmentOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1597,7 +1783,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvironmentOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1650,7 +1836,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvironmentOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1697,7 +1883,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1751,7 +1937,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_FlowSummary_"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1802,7 +1988,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlowOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1853,7 +2039,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidateResult"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1902,7 +2088,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlowOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1955,7 +2141,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlowOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2002,7 +2188,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2051,7 +2237,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlowVersionOut"][];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2101,7 +2287,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlowVersionText"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2150,7 +2336,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2199,7 +2385,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2252,7 +2438,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2303,7 +2489,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2350,7 +2536,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2401,7 +2587,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2452,7 +2638,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2511,7 +2697,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_RunSummary_"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2562,7 +2748,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunStarted"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2611,7 +2797,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunResult"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2662,7 +2848,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2716,7 +2902,7 @@ export interface operations {
                     "text/event-stream": unknown;
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2769,7 +2955,7 @@ export interface operations {
                     "text/markdown": unknown;
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2822,7 +3008,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunStarted"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2871,7 +3057,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunSource"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2923,7 +3109,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2970,7 +3156,7 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"][];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3021,7 +3207,7 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3070,7 +3256,7 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3117,7 +3303,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3166,7 +3352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3215,7 +3401,7 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3264,7 +3450,7 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3313,7 +3499,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3367,7 +3553,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,7 +3600,7 @@ export interface operations {
                     "application/json": components["schemas"]["StepKindOut"][];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3461,7 +3647,7 @@ export interface operations {
                     "application/json": components["schemas"]["SuiteOut"][];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3512,7 +3698,7 @@ export interface operations {
                     "application/json": components["schemas"]["SuiteOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3561,7 +3747,7 @@ export interface operations {
                     "application/json": components["schemas"]["SuiteOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3614,7 +3800,7 @@ export interface operations {
                     "application/json": components["schemas"]["SuiteOut"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3661,7 +3847,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3708,7 +3894,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenOut"][];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3759,7 +3945,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenCreated"];
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3806,7 +3992,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3855,7 +4041,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3900,7 +4086,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3947,7 +4133,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description A token is required or unknown. */
+            /** @description A token is required, or it is unknown, expired or invalid. */
             401: {
                 headers: {
                     [name: string]: unknown;

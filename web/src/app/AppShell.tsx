@@ -11,6 +11,7 @@ const NAV = [
   { to: "/builder", label: "Builder" },
   { to: "/suites", label: "Suites" },
   { to: "/runs", label: "Runs" },
+  { to: "/schedules", label: "Schedules" },
   { to: "/dashboard", label: "Dashboard" },
   { to: "/environments", label: "Environments" },
   { to: "/plugins", label: "Plugins" },

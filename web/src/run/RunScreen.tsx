@@ -97,6 +97,18 @@ export function RunScreen() {
               ))}
             {view.running.size > 0 ? <span className="count st-running">{view.running.size} running</span> : null}
           </p>
+          {source?.suite_id && !source.parent_run_id ? (
+            <p className="muted">
+              A suite run: each of its flows is a run of its own —{" "}
+              <Link to={`/runs?parent=${encodeURIComponent(runId)}`}>the flows of this suite run</Link>
+            </p>
+          ) : null}
+          {source?.suite_id && source.parent_run_id ? (
+            <p className="muted">
+              Part of suite run <Link to={`/runs/${encodeURIComponent(source.parent_run_id)}`}>{source.parent_run_id}</Link>
+              {source.status === "queued" && !view.startedAt ? " · queued: it starts when the suite's concurrency allows" : ""}
+            </p>
+          ) : null}
         </div>
         <div className="run-actions">
           {source?.temporal_url ? (

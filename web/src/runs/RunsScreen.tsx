@@ -1,11 +1,12 @@
 // Run history: every run in the index, newest first, filtered by flow, status, tag and
-// environment (a flow's history is /runs?flow=<id>).
+// environment (a flow's history is /runs?flow=<id>, a suite run's flows /runs?parent=<run id>).
 import { Link, useSearchParams } from "react-router";
 import { call, http } from "../api/typed";
 import { ErrorNote, Loading, StatusBadge, useLoad, when } from "../common/ui";
 import { formatMs } from "../run/timeline";
 
-const STATUSES = ["", "running", "passed", "failed", "error", "cancelled"];
+// "queued": a flow of a suite run that waits for the suite's concurrency to start it.
+const STATUSES = ["", "queued", "running", "passed", "failed", "error", "cancelled"];
 const PAGE_SIZE = 50;
 
 export function RunsScreen() {
@@ -15,16 +16,17 @@ export function RunsScreen() {
   const tag = params.get("tag") ?? "";
   const environment = params.get("environment") ?? "";
   const suite = params.get("suite") ?? "";
+  const parent = params.get("parent") ?? "";
   const page = Math.max(1, Number(params.get("page") ?? "1") || 1);
   const runs = useLoad(
     () =>
       call(
         http.GET("/api/v1/runs", {
-          params: { query: { flow: flow || undefined, status: status || undefined, tag: tag || undefined, environment: environment || undefined, suite: suite || undefined, page, page_size: PAGE_SIZE } },
+          params: { query: { flow: flow || undefined, status: status || undefined, tag: tag || undefined, environment: environment || undefined, suite: suite || undefined, parent: parent || undefined, page, page_size: PAGE_SIZE } },
         }),
         "listing runs",
       ),
-    [flow, status, tag, environment, suite, page],
+    [flow, status, tag, environment, suite, parent, page],
   );
   const set = (key: string, value: string) => {
     const next = new URLSearchParams(params);
@@ -65,6 +67,11 @@ export function RunsScreen() {
         {suite ? (
           <button type="button" className="btn" onClick={() => set("suite", "")}>
             suite {suite} ✕
+          </button>
+        ) : null}
+        {parent ? (
+          <button type="button" className="btn" onClick={() => set("parent", "")}>
+            flows of {parent} ✕
           </button>
         ) : null}
         <button type="button" className="btn" onClick={runs.reload}>

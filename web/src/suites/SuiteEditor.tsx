@@ -1,4 +1,4 @@
-// Edit a saved suite in place: name, description, tags, environment, concurrency and its flows
+// Edit a saved suite in place: name, description, tags, environment, concurrency, fail-fast and its flows
 // (add from a list or from the library's selection, remove, reorder by buttons or by dragging).
 // Problems the screen can see block the save and show beside their field; the API's 422 errors
 // come back (from the screen, which saves) and show the same way.
@@ -108,6 +108,13 @@ export function SuiteEditor(props: SuiteEditorProps) {
         <Field label="Concurrency" name="concurrency" error={error("concurrency")}>
           {(a) => <input className="input" name="suite-concurrency" type="number" min={1} max={1000} value={d.concurrency} onChange={(e) => change({ concurrency: e.target.value }, "concurrency")} {...a} />}
         </Field>
+      </div>
+      <div className="suite-field">
+        <label className="suite-check">
+          <input type="checkbox" name="suite-fail-fast" checked={d.failFast} aria-describedby={error("fail_fast") ? "suite-fail_fast-error" : undefined} onChange={(e) => change({ failFast: e.target.checked }, "fail_fast")} />{" "}
+          Fail fast: start no more flows after one does not pass
+        </label>
+        <FieldError id="suite-fail_fast-error" message={error("fail_fast")} />
       </div>
 
       <fieldset className="suite-flows-box" aria-label="Flows in the suite">

@@ -25,7 +25,7 @@ function Folder({ node, current, onPick, depth = 0 }: { node: FolderNode; curren
   );
 }
 
-async function allFlows(): Promise<FlowSummary[]> {
+export async function allFlows(): Promise<FlowSummary[]> {
   const out: FlowSummary[] = [];
   for (let page = 1; page <= 20; page++) {
     const p = await call(http.GET("/api/v1/flows", { params: { query: { page, page_size: 500 } } }), "listing flows");
@@ -85,8 +85,12 @@ export function SuitesScreen() {
   const runSuite = (suiteId: string, name: string) =>
     guard(`Could not run suite ${name}`, async () => {
       const r = await call(http.POST("/api/v1/runs", { body: { suite_id: suiteId, environment: environment || undefined, vars: {} } }), `running suite ${name}`);
-      setStarted((r.runs ?? []).map((x) => ({ run_id: x.run_id, label: x.run_id })));
-      setMessage({ error: false, text: `Suite ${name}: started ${r.runs?.length ?? 0} run(s) (${r.run_id}).` });
+      // One suite run (r.run_id) whose flows are runs of their own, in the suite's order; the
+      // ones past the suite's concurrency are queued until it starts them.
+      const flowIds = suites.data?.find((s) => s.id === suiteId)?.flow_ids ?? [];
+      const children = (r.runs ?? []).map((x, i) => ({ run_id: x.run_id, label: names.get(flowIds[i] ?? "") ?? x.run_id }));
+      setStarted([{ run_id: r.run_id, label: `suite run ${name}` }, ...children]);
+      setMessage({ error: false, text: `Suite ${name}: ${children.length} flow(s) queued in suite run ${r.run_id}.` });
     });
 
   const saveSuite = () =>
@@ -94,7 +98,7 @@ export function SuitesScreen() {
       const name = suiteName.trim();
       if (!name) throw new Error("give the suite a name");
       if (picked.size === 0) throw new Error("select at least one flow");
-      await call(http.POST("/api/v1/suites", { body: { name, flow_ids: [...picked], tags, environment: environment || null, concurrency: 4 } }), "saving the suite");
+      await call(http.POST("/api/v1/suites", { body: { name, flow_ids: [...picked], tags, environment: environment || null, concurrency: 4, fail_fast: false } }), "saving the suite");
       setSuiteName("");
       setMessage({ error: false, text: `Suite ${name} saved.` });
       suites.reload();

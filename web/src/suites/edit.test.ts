@@ -1,15 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { addFlows, bodyFromDraft, draftFromSuite, move, optimisticSuite, parseTags, problems, serverErrors, type SuiteOut, without } from "./edit";
 
-const suite: SuiteOut = { id: "s1", name: "nightly", description: null, flow_ids: ["a", "b", "c"], tags: ["orders", "smoke test"], environment: "staging", concurrency: 4 };
+const suite: SuiteOut = { id: "s1", name: "nightly", description: null, flow_ids: ["a", "b", "c"], tags: ["orders", "smoke test"], environment: "staging", concurrency: 4, fail_fast: true };
 const known = new Set(["a", "b", "c", "d"]);
 
 describe("suite editor model", () => {
   it("round-trips a saved suite through a draft unchanged", () => {
     const d = draftFromSuite(suite);
     expect(d.tags).toBe("orders, smoke test");
-    expect(bodyFromDraft(d)).toEqual({ name: "nightly", description: null, flow_ids: ["a", "b", "c"], tags: ["orders", "smoke test"], environment: "staging", concurrency: 4 });
+    expect(bodyFromDraft(d)).toEqual({ name: "nightly", description: null, flow_ids: ["a", "b", "c"], tags: ["orders", "smoke test"], environment: "staging", concurrency: 4, fail_fast: true });
     expect(optimisticSuite("s1", d)).toEqual(suite);
+    expect(bodyFromDraft({ ...d, failFast: false }).fail_fast).toBe(false);
   });
 
   it("reads tags separated by commas, with or without '#', once each", () => {
@@ -41,6 +42,7 @@ describe("suite editor model", () => {
         { path: "tags[1]", message: "Input should be a valid string", severity: "error" },
         { path: "colour", message: "Extra inputs are not permitted", severity: "error" },
         { path: "flow_ids", message: "too short", severity: "error" },
+        { path: "fail_fast", message: "Input should be a valid boolean", severity: "error" },
       ],
       sent,
       "refused",
@@ -51,6 +53,7 @@ describe("suite editor model", () => {
       tags: "Input should be a valid string",
       form: "colour: Extra inputs are not permitted",
       flows: "too short",
+      fail_fast: "Input should be a valid boolean",
     });
     expect(serverErrors([], sent, "HTTP 500")).toEqual({ form: "HTTP 500" });
     expect(without(errors, "environment", "flow:x")).not.toHaveProperty("environment");

@@ -18,10 +18,12 @@ export interface SuiteDraft {
   environment: string;
   /** As typed, so a half-typed number is not lost. */
   concurrency: string;
+  /** Start no more flows of a run after one did not pass. */
+  failFast: boolean;
   flowIds: string[];
 }
 
-/** Field -> message. Keys: name, description, tags, environment, concurrency, flows (the list
+/** Field -> message. Keys: name, description, tags, environment, concurrency, fail_fast, flows (the list
  * as a whole), `flow:<id>` (one flow), and `form` for what names no field. */
 export type FieldErrors = Record<string, string>;
 
@@ -35,6 +37,7 @@ export function draftFromSuite(s: SuiteOut): SuiteDraft {
     tags: s.tags.join(", "),
     environment: s.environment ?? "",
     concurrency: String(s.concurrency),
+    failFast: s.fail_fast,
     flowIds: [...s.flow_ids],
   };
 }
@@ -57,13 +60,14 @@ export function bodyFromDraft(d: SuiteDraft): SuiteIn {
     tags: parseTags(d.tags),
     environment: d.environment === "" ? null : d.environment,
     concurrency: Number(d.concurrency),
+    fail_fast: d.failFast,
   };
 }
 
 /** The suite as it will read once saved: what the list shows while the PUT is in flight. */
 export function optimisticSuite(id: string, d: SuiteDraft): SuiteOut {
   const b = bodyFromDraft(d);
-  return { id, name: b.name, description: b.description ?? null, flow_ids: b.flow_ids, tags: b.tags ?? [], environment: b.environment ?? null, concurrency: b.concurrency ?? 4 };
+  return { id, name: b.name, description: b.description ?? null, flow_ids: b.flow_ids, tags: b.tags ?? [], environment: b.environment ?? null, concurrency: b.concurrency ?? 4, fail_fast: b.fail_fast ?? false };
 }
 
 /** What keeps the draft from being saved, by field (empty when it can be). `known` are the ids
@@ -95,7 +99,7 @@ export function serverErrors(diagnostics: Diagnostic[], sent: SuiteIn, fallback:
     if (id !== undefined) add(`flow:${id}`, d.message);
     else if (path === "flow_ids") add("flows", d.message);
     else {
-      const field = /^(name|description|tags|environment|concurrency)\b/.exec(path)?.[1];
+      const field = /^(name|description|tags|environment|concurrency|fail_fast)\b/.exec(path)?.[1];
       add(field ?? "form", field ? d.message : path ? `${path}: ${d.message}` : d.message);
     }
   }
