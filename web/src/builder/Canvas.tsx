@@ -14,7 +14,7 @@ import {
   useReactFlow,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { type DragEvent, useCallback, useEffect, useMemo } from "react";
+import { type DragEvent, useCallback, useEffect, useMemo, useState } from "react";
 import type { StepKindInfo } from "../api/client";
 import { nodeForDiagnostic } from "../flow/graph";
 import { type Direction, layoutGraph } from "../flow/layout";
@@ -26,6 +26,7 @@ import { type NodeData, nodeTypes } from "./nodes";
 export const KIND_MIME = "application/x-testflow-kind";
 
 export type Positions = Record<string, { x: number; y: number }>;
+type Size = { width: number; height: number };
 
 export interface CanvasProps {
   graph: FlowGraph;
@@ -76,6 +77,12 @@ function CanvasInner(props: CanvasProps) {
     return map;
   }, [diagnostics, graph]);
 
+  // The sizes React Flow measured, carried into every node object we hand it (the controlled-flow
+  // contract). A node object without `measured` is hidden until React Flow measures it again; when
+  // a live status change and that measurement landed in the same render, the node stayed hidden
+  // for good (the run screen's flaky "locator resolved to hidden" under load).
+  const [measured, setMeasured] = useState<ReadonlyMap<string, Size>>(() => new Map());
+
   // Node objects stay the same across selection changes (only the selected ones are copied):
   // React Flow skips nodes whose object did not change, which keeps a click on a 500-step
   // canvas cheap.
@@ -89,6 +96,7 @@ function CanvasInner(props: CanvasProps) {
           id: n.id,
           type: container ? "container" : "step",
           position: positions[n.id] ?? { x: box.x, y: box.y },
+          measured: measured.get(n.id),
           parentId: n.parentId,
           extent: n.parentId ? ("parent" as const) : undefined,
           draggable: !readOnly && n.kind !== "section" && n.kind !== "branch",
@@ -110,7 +118,7 @@ function CanvasInner(props: CanvasProps) {
           },
         };
       }),
-    [graph, boxes, problems, positions, kinds, direction, readOnly, statuses],
+    [graph, boxes, problems, positions, kinds, direction, readOnly, statuses, measured],
   );
   const nodes = useMemo(
     () => (selectedId === undefined ? baseNodes : baseNodes.map((n) => (n.id === selectedId ? { ...n, selected: true } : n))),
@@ -148,13 +156,22 @@ function CanvasInner(props: CanvasProps) {
   const onNodesChange = useCallback(
     (changes: NodeChange[]) => {
       let moved: Positions | undefined;
+      const sizes: [string, Size][] = [];
       for (const c of changes) {
+        if (c.type === "dimensions" && c.dimensions) sizes.push([c.id, c.dimensions]);
         if (c.type === "select" && c.selected) props.onSelect(c.id);
         if (c.type === "position" && c.position && c.dragging) {
           moved = { ...(moved ?? positions), [c.id]: c.position };
         }
       }
       if (moved) props.onPositions(moved);
+      if (sizes.length > 0) {
+        setMeasured((prev) => {
+          const next = new Map(prev);
+          for (const [id, size] of sizes) next.set(id, size);
+          return next;
+        });
+      }
     },
     [props, positions],
   );
