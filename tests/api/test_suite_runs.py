@@ -9,12 +9,9 @@ sees how many flows the suite lets run at the same time.
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,43 +26,15 @@ from testflow.runtime.engine import Engine
 from testflow.workflows.suite import SuiteChild, SuiteInput
 from tests.api.conftest import Api
 from tests.api.sse import collect
+from tests.partners import CountingPartner, counting_partner
 
 pytestmark = [pytest.mark.workflow, pytest.mark.e2e]
 
 
-@dataclass
-class Partner:
-    url: str = ""
-    gate: threading.Event = field(default_factory=threading.Event)
-    paths: Counter[str] = field(default_factory=Counter)
-
-
 @pytest.fixture
-def partner() -> Iterator[Partner]:
-    state = Partner()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            state.paths[self.path] += 1
-            if self.path.startswith("/gate/"):
-                state.gate.wait(timeout=60)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+def partner() -> Iterator[CountingPartner]:
+    with counting_partner() as state:
         yield state
-    finally:
-        state.gate.set()
-        server.shutdown()
-        server.server_close()
 
 
 def gated(name: str, url: str) -> str:
@@ -128,7 +97,7 @@ async def until(check: Any, what: str) -> Any:
 
 
 async def test_a_suite_runs_as_one_workflow_within_its_concurrency(
-    api: Api, partner: Partner
+    api: Api, partner: CountingPartner
 ) -> None:
     names = [f"gated {i} {uuid.uuid4().hex[:4]}" for i in range(3)]
     suite_id = await make_suite(api, [gated(n, partner.url) for n in names], concurrency=2)
@@ -186,7 +155,9 @@ async def test_a_suite_runs_as_one_workflow_within_its_concurrency(
     assert [d["runs"] for d in stats.json()["durations"]] == [1]
 
 
-async def test_cancelling_the_suite_run_cancels_its_children(api: Api, partner: Partner) -> None:
+async def test_cancelling_the_suite_run_cancels_its_children(
+    api: Api, partner: CountingPartner
+) -> None:
     names = [f"slow {i} {uuid.uuid4().hex[:4]}" for i in range(2)]
     suite_id = await make_suite(api, [slow(n, partner.url) for n in names], concurrency=1)
     started = (await api.client.post("/api/v1/runs", json={"suite_id": suite_id})).json()
@@ -217,7 +188,7 @@ async def test_cancelling_the_suite_run_cancels_its_children(api: Api, partner: 
 
 
 async def test_a_restarted_server_picks_its_suite_runs_up(
-    api: Api, partner: Partner, temporal_client: Client
+    api: Api, partner: CountingPartner, temporal_client: Client
 ) -> None:
     """The index says a suite run is running with queued children, and no tracker follows it
     (the server restarted): the new server's tracker resumes it and its children."""

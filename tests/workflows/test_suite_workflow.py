@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +25,7 @@ from testflow.runtime.settings import Settings
 from testflow.runtime.worker import build_worker, workflow_runner
 from testflow.workflows import WORKFLOWS
 from testflow.workflows.suite import ChildSummary, SuiteChild, SuiteInput, SuiteProgress
+from tests.partners import CountingPartner, counting_partner
 from tests.workflows.helpers import flow_of
 from tests.workflows.replay_cases import TEST_KEYS
 
@@ -37,55 +34,10 @@ pytestmark = pytest.mark.workflow
 HISTORY = Path(__file__).resolve().parent / "histories" / "suite_basic.json"
 
 
-@dataclass
-class Partner:
-    url: str = ""
-    hold: int = 0
-    """GET /wait/... holds a request until this many are in flight (or 3 s passed)."""
-    gate: threading.Event = field(default_factory=threading.Event)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    paths: Counter[str] = field(default_factory=Counter)
-    lock: threading.Condition = field(default_factory=threading.Condition)
-
-
 @pytest.fixture
-def partner() -> Iterator[Partner]:
-    state = Partner()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            with state.lock:
-                state.paths[self.path] += 1
-                state.in_flight += 1
-                state.max_in_flight = max(state.max_in_flight, state.in_flight)
-                state.lock.notify_all()
-                if self.path.startswith("/wait/"):
-                    # Requests are held so that every child allowed to run at the same time is
-                    # in flight together: a suite over its bound shows more than its limit.
-                    state.lock.wait_for(lambda: state.in_flight >= state.hold, timeout=3)
-            if self.path.startswith("/gate/"):
-                state.gate.wait(timeout=60)
-            with state.lock:
-                state.in_flight -= 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def partner() -> Iterator[CountingPartner]:
+    with counting_partner() as state:
         yield state
-    finally:
-        state.gate.set()
-        server.shutdown()
-        server.server_close()
 
 
 def hit(url: str, step_id: str = "hit") -> dict[str, Any]:
@@ -126,7 +78,7 @@ async def until(engine: Engine, suite_id: str, check: Any, what: str) -> SuitePr
 
 
 async def test_concurrency_is_honoured(
-    temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
+    temporal_client: Client, settings: Settings, task_queue: str, partner: CountingPartner
 ) -> None:
     partner.hold = 3  # one more than the suite allows: held until the 3 s timeout if it obeys
     flows = [{"name": f"f{i}", "steps": [hit(f"{partner.url}/wait/{i}")]} for i in range(4)]
@@ -146,7 +98,7 @@ async def test_concurrency_is_honoured(
 
 
 async def test_a_failing_child_fails_the_suite_and_the_others_still_run(
-    temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
+    temporal_client: Client, settings: Settings, task_queue: str, partner: CountingPartner
 ) -> None:
     bad = {"id": "bad", "type": "assert", "value": 1, "assert": {"$": 2}}
     flows = [
@@ -163,7 +115,7 @@ async def test_a_failing_child_fails_the_suite_and_the_others_still_run(
 
 
 async def test_fail_fast_lets_running_children_finish(
-    temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
+    temporal_client: Client, settings: Settings, task_queue: str, partner: CountingPartner
 ) -> None:
     bad = {"id": "bad", "type": "assert", "value": 1, "assert": {"$": 2}}
     flows = [
@@ -186,7 +138,7 @@ async def test_fail_fast_lets_running_children_finish(
 
 
 async def test_fail_fast_starts_no_more_children(
-    temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
+    temporal_client: Client, settings: Settings, task_queue: str, partner: CountingPartner
 ) -> None:
     bad = {"id": "bad", "type": "assert", "value": 1, "assert": {"$": 2}}
     flows = [
@@ -207,7 +159,7 @@ async def test_fail_fast_starts_no_more_children(
 
 
 async def test_cancel_cancels_children_and_their_teardown_runs(
-    temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
+    temporal_client: Client, settings: Settings, task_queue: str, partner: CountingPartner
 ) -> None:
     flows = [
         {
@@ -240,10 +192,13 @@ async def test_cancel_cancels_children_and_their_teardown_runs(
 
 
 async def test_a_worker_restart_mid_suite_loses_nothing(
-    temporal_client: Client, settings: Settings, task_queue: str, partner: Partner
+    temporal_client: Client, settings: Settings, task_queue: str, partner: CountingPartner
 ) -> None:
     flows = [
-        {"name": f"r{i}", "steps": [hit(f"{partner.url}/gate/{i}"), hit(f"{partner.url}/after/{i}", "after")]}
+        {
+            "name": f"r{i}",
+            "steps": [hit(f"{partner.url}/gate/{i}"), hit(f"{partner.url}/after/{i}", "after")],
+        }
         for i in range(4)
     ]
     queue_settings = settings.model_copy(update={"task_queue": task_queue})
@@ -266,7 +221,9 @@ async def test_a_worker_restart_mid_suite_loses_nothing(
             result = await handle.result()
     assert result.status == "passed"
     assert [c.status for c in result.children] == ["passed"] * 4
-    assert {p for p in partner.paths if p.startswith("/after/")} == {f"/after/{i}" for i in range(4)}
+    assert {p for p in partner.paths if p.startswith("/after/")} == {
+        f"/after/{i}" for i in range(4)
+    }
 
 
 async def test_suite_history_replays() -> None:
