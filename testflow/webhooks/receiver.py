@@ -8,8 +8,9 @@ from a server key, or drawn by the workflow: URLs cannot be guessed from a run i
    starter registered it, or an earlier call asked it), else against the server key, else by
    asking the run (query ``webhook_config``, at most once per hook unless it has a status
    sequence); an unknown run, token or hook name is a 404 and nothing is signalled;
-2. verifies the HMAC-SHA256 signature when the step declares one: a bad or missing signature
-   is a 401, and the call is still signalled as a *rejected* delivery so the run reports it;
+2. verifies the signature when the step declares one (HMAC-SHA256, or a detached JWS: see
+   :mod:`testflow.webhooks.signatures`): a bad or missing signature is a 401, and the call is
+   still signalled as a *rejected* delivery so the run reports it;
 3. picks the answer from the step's status sequence (``responses: [500, 500, 200]``) by the
    number of deliveries received so far, so a partner's retry behaviour can be exercised;
 4. signals the workflow with a :class:`WebhookDelivery` and answers.
@@ -34,6 +35,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from testflow.webhooks.signatures import JwksCache, KeysUnavailable, jws_problem
 from testflow.webhooks.tokens import TOKEN_SEPARATOR, HookBook, book_for
 from testflow.workflows.types import WebhookConfig, WebhookDelivery
 
@@ -121,6 +123,7 @@ class WebhookReceiver:
         self._client = client
         self.max_body_bytes = max_body_bytes
         self.query_timeout = query_timeout
+        self.jwks = JwksCache()  # partners' JWKS (``jwks_url``), shared by this receiver's hooks
         # Calls to one hook are answered in order: the status sequence depends on the count.
         # Entries live while calls are in flight (reference counts), so the table stays small.
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
@@ -197,7 +200,7 @@ class WebhookReceiver:
         # it, like an unmatched request in a WireMock scenario; the run counts every delivery,
         # so the receiver subtracts the ones it rejected itself (exact with one receiver).
         received = max(config.received - known.unsequenced.get(name, 0), known.sent.get(name, 0))
-        reply, accepted, reason, sequenced = self._decide(config, received, request)
+        reply, accepted, reason, sequenced = await self._decide(config, received, request)
         delivery = WebhookDelivery(
             name=name,
             method=request.method.upper(),
@@ -226,7 +229,7 @@ class WebhookReceiver:
                 known.unsequenced[name] = known.unsequenced.get(name, 0) + 1
         return reply
 
-    def _decide(
+    async def _decide(
         self, config: WebhookConfig, received: int, request: InboundRequest
     ) -> tuple[ReceiverReply, bool, str | None, bool]:
         """(reply, accepted, reason, whether the call took a place in the status sequence)."""
@@ -236,7 +239,12 @@ class WebhookReceiver:
             )
             return _error(413, reason), False, reason, False
         if config.signature:
-            problem = signature_problem(config.signature, request.headers, request.body)
+            try:
+                problem = await self._signature_problem(config.signature, request)
+            except KeysUnavailable as exc:
+                # Not the partner's delivery at fault (nor proven good): 503 so it retries.
+                reason = f"{exc}; retry later"
+                return _error(503, reason), False, reason, False
             if problem is not None:
                 return _error(401, problem), False, problem, False
         answer = choose_response(config.responses, received)
@@ -252,6 +260,13 @@ class WebhookReceiver:
         if status >= 400:
             return reply, False, f"answered {status} (responses sequence)", True
         return reply, True, None, True
+
+    async def _signature_problem(
+        self, signature: Mapping[str, Any], request: InboundRequest
+    ) -> str | None:
+        if signature.get("type", "hmac") == "jws":
+            return await jws_problem(signature, request.headers, request.body, self.jwks)
+        return signature_problem(signature, request.headers, request.body)
 
 
 def _content_type(headers: Mapping[str, str]) -> str | None:
