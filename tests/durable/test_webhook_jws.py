@@ -18,6 +18,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from testflow.dsl.diagnostics import FlowValidationError
+from testflow.dsl.jws_keys import KeyProblem, load_key
 from testflow.dsl.loader import load_flow
 from testflow.runtime.engine import Engine
 from testflow.webhooks.signatures import JwksCache, KeysUnavailable, jws_problem
@@ -118,6 +119,12 @@ async def test_missing_malformed_attached_or_unknown_kid() -> None:
     assert await _check(signed, key=None, jwks=jwks) == (
         "no configured key with kid 'k9' fits JWS algorithm ES256"
     )
+    # A templated key is checked once rendered: an unusable one rejects, saying why.
+    assert await _check(_detached(EC, BODY, "ES256"), key="not a key") == (
+        "the step's JWS key is unusable: the key is neither a PEM text nor a JWK"
+    )
+    with pytest.raises(KeyProblem, match="private key"):
+        load_key(EC.as_pem(private=True).decode())
     # A critical header parameter the verifier does not understand must fail (RFC 7515 4.1.11).
     protected = _b64(json.dumps({"alg": "ES256", "crit": ["exp"], "exp": 1}).encode())
     signature = jws.JWSRegistry.algorithms["ES256"].sign(f"{protected}.{_b64(BODY)}".encode(), EC)
