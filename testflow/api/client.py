@@ -1,7 +1,9 @@
 """A client of the testflow API for the CLI: ``testflow run --server URL``, ``testflow runs``.
 
-``submit_and_stream`` posts each flow file as an inline run, streams its events (SSE) to the
-same progress printer ``testflow run`` uses, and returns the CLI exit code.
+``submit_and_stream`` posts each flow as an inline run (at most N unfinished at once, none more
+after a failure with fail-fast), streams its events (SSE) to the same progress printer
+``testflow run`` uses, and says which runs it started and the exit code;
+:mod:`testflow.runtime.server_run` collects the flows before and writes the reports after.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +112,93 @@ class ApiClient:
                 await asyncio.sleep(min(2.0, 0.2 * retries))
 
 
+@dataclass
+class ServerFlow:
+    """One flow file to start as an inline run: its text and the name the server shows."""
+
+    text: str
+    filename: str
+
+
+@dataclass
+class ServerRuns:
+    """What :func:`run_flows` did: the runs it started, in the order given, with the
+    status each ended with, and the exit code."""
+
+    started: list[tuple[int, str, str]] = field(default_factory=list)
+    """(index of the flow, run id, final status)."""
+    code: int = EXIT_OK
+
+
+async def run_flows(
+    client: ApiClient,
+    flows: Sequence[ServerFlow],
+    *,
+    environment: str | None = None,
+    variables: dict[str, Any] | None = None,
+    concurrency: int = 4,
+    fail_fast: bool = False,
+    printer: Any = None,
+    echo: Any = print,
+) -> ServerRuns:
+    """Start every flow on the server, at most ``concurrency`` unfinished at once, and stream
+    their events; with ``fail_fast``, none starts after a run did not pass (running ones finish).
+
+    The bound is kept here (a semaphore around start + follow), not by the server: an inline
+    run is one workflow, and the CLI decides when to start the next. A start the server
+    refuses also stops further starts. ``printer`` gets each RunEvent (``ProgressPrinter``
+    fits); with none, one line per finished step goes to ``echo``.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    stop = asyncio.Event()
+    out = ServerRuns()
+    codes: list[int] = []
+
+    async def follow(run_id: str) -> str:
+        status = "error"
+        async for event in client.events(run_id):
+            if printer is not None:
+                printer(event)
+            elif event.type == "step_finished" and event.step is not None:
+                echo(f"{event.run_id} {event.step.key} {event.step.status} {event.step.summary}")
+            if event.type == "run_finished":
+                status = event.status or "error"
+        return status
+
+    async def one(index: int, flow: ServerFlow) -> None:
+        async with slots:
+            if stop.is_set():
+                return
+            try:
+                run = await client.start(flow.text, flow.filename, environment, variables or {})
+            except ApiClientError as exc:
+                stop.set()
+                codes.append(_refused(exc, echo))
+                return
+            try:
+                status = await follow(run["run_id"])
+            except ApiClientError as exc:
+                stop.set()
+                echo(str(exc))
+                codes.append(EXIT_INFRA_ERROR)
+                return
+            out.started.append((index, run["run_id"], status))
+            if status != "passed":
+                codes.append(EXIT_TEST_FAILURES)
+                if fail_fast:
+                    stop.set()
+
+    # One task per flow, each waiting for a slot in the order given (asyncio's semaphore is
+    # fair): the starts keep the order of the files.
+    await asyncio.gather(*(one(i, f) for i, f in enumerate(flows)))
+    out.started.sort()
+    for _, run_id, status in out.started:
+        echo(f"{run_id}: {status}")
+    # Invalid input and infrastructure problems outrank a failed flow (max of 1, 2, 3).
+    out.code = max(codes, default=EXIT_OK)
+    return out
+
+
 async def submit_and_stream(
     server_url: str,
     files: Sequence[Path],
@@ -116,57 +206,48 @@ async def submit_and_stream(
     environment: str | None = None,
     variables: dict[str, Any] | None = None,
     token: str | None = None,
+    concurrency: int = 4,
+    fail_fast: bool = False,
     printer: Any = None,
     echo: Any = print,
 ) -> int:
-    """Start every flow file on the server, stream their events, return the exit code.
-
-    ``printer`` gets each RunEvent (``testflow.runtime.progress.ProgressPrinter`` fits); with
-    none, one line per finished step goes to ``echo``.
-    """
-    async with ApiClient(server_url, token) as client:
-        started: list[dict[str, Any]] = []
+    """:func:`run_flows` for flow files as they are (no directory, no tags); the exit code."""
+    flows: list[ServerFlow] = []
+    for path in files:
         try:
-            for path in files:
-                text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
-                started.append(
-                    await client.start(text, Path(path).name, environment, variables or {})
-                )
+            text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
         except OSError as exc:
             echo(f"cannot read {exc.filename}: {exc.strerror}")
             return EXIT_INVALID_INPUT
-        except ApiClientError as exc:
-            echo(f"the server refused the run: {exc}")
-            for err in exc.errors:
-                where = (
-                    f"{err.get('file') or ''}:{err.get('line')}:{err.get('col')}: "
-                    if err.get("line")
-                    else ""
-                )
-                echo(f"  {where}{err.get('path', '')}: {err.get('message')}")
-            return EXIT_INVALID_INPUT if exc.status in (400, 404, 409, 422) else EXIT_INFRA_ERROR
+        flows.append(ServerFlow(text, Path(path).name))
+    async with ApiClient(server_url, token) as client:
+        done = await run_flows(
+            client,
+            flows,
+            environment=environment,
+            variables=variables,
+            concurrency=concurrency,
+            fail_fast=fail_fast,
+            printer=printer,
+            echo=echo,
+        )
+    return done.code
 
-        async def follow(run: dict[str, Any]) -> str:
-            status = "error"
-            async for event in client.events(run["run_id"]):
-                if printer is not None:
-                    printer(event)
-                elif event.type == "step_finished" and event.step is not None:
-                    echo(
-                        f"{event.run_id} {event.step.key} {event.step.status} {event.step.summary}"
-                    )
-                if event.type == "run_finished":
-                    status = event.status or "error"
-            return status
 
-        try:
-            statuses = await asyncio.gather(*(follow(r) for r in started))
-        except ApiClientError as exc:
-            echo(str(exc))
-            return EXIT_INFRA_ERROR
-        for run, status in zip(started, statuses, strict=True):
-            echo(f"{run['run_id']}: {status}")
-        return EXIT_OK if all(s == "passed" for s in statuses) else EXIT_TEST_FAILURES
+def _refused(exc: ApiClientError, echo: Any) -> int:
+    """Print why the server refused a start (or could not be reached); the exit code it means."""
+    if exc.status == 0:
+        echo(str(exc))
+        return EXIT_INFRA_ERROR
+    echo(f"the server refused the run: {exc}")
+    for err in exc.errors:
+        where = (
+            f"{err.get('file') or ''}:{err.get('line')}:{err.get('col')}: "
+            if err.get("line")
+            else ""
+        )
+        echo(f"  {where}{err.get('path', '')}: {err.get('message')}")
+    return EXIT_INVALID_INPUT if exc.status in (400, 404, 409, 422) else EXIT_INFRA_ERROR
 
 
 def dumps(value: Any) -> str:

@@ -15,6 +15,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
+        ctx: typer.Context,
         paths: list[Path] = typer.Argument(..., help="Flow files, suite files or directories."),
         env: str | None = typer.Option(
             None, "--env", "-e", help="Environment name or file [default: the suite file's]."
@@ -34,9 +35,11 @@ def register(app: typer.Typer) -> None:
             help="Flows run at once [default: the suite file's concurrency, else 4].",
         ),
         temporal: str | None = typer.Option(
-            None, "--temporal", help="HOST:PORT of a Temporal cluster."
+            None, "--temporal", help="HOST:PORT of a Temporal cluster. Not with --server."
         ),
-        ui: bool = typer.Option(False, "--ui", help="Keep the dev server and its web UI up."),
+        ui: bool = typer.Option(
+            False, "--ui", help="Keep the dev server and its web UI up. Not with --server."
+        ),
         fail_fast: bool | None = typer.Option(
             None,
             "--fail-fast/--no-fail-fast",
@@ -54,18 +57,26 @@ def register(app: typer.Typer) -> None:
         webhook_port: int | None = typer.Option(
             None,
             "--webhook-port",
-            help="Port of the local webhook receiver (default: any free one).",
+            help="Port of the local webhook receiver (default: any free one). Not with --server.",
         ),
         public_url: str | None = typer.Option(
-            None, "--public-url", help="Public base URL of the webhook receiver (a tunnel)."
+            None,
+            "--public-url",
+            help="Public base URL of the webhook receiver (a tunnel). Not with --server.",
         ),
         resume: bool = typer.Option(
             False,
             "--resume",
-            help="Follow the still-running runs of these flows (after a killed CLI) instead of starting new ones.",
+            help="Follow the still-running runs of these flows (after a killed CLI) instead of "
+            "starting new ones. Not with --server.",
         ),
         server: str | None = typer.Option(
-            None, "--server", help="Submit to a testflow server (URL) and stream from it."
+            None,
+            "--server",
+            help="Start the flows on a testflow server (URL) and stream them: directories, "
+            "tags, -c, --fail-fast, reports and --notify work as here (-c and --fail-fast kept "
+            "by this CLI); suite files, --resume, --ui, --temporal, --webhook-port and "
+            "--public-url are refused (exit 2, nothing started).",
         ),
         token: str | None = typer.Option(
             None, "--token", envvar="TESTFLOW_TOKEN", help="API token."
@@ -73,6 +84,11 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print step starts."),
     ) -> None:
         """Run flows as durable Temporal workflows, with live progress and reports."""
+        if server:
+            refused = _server_refusal(ctx, paths)
+            if refused:
+                typer.echo(refused, err=True)
+                raise typer.Exit(2)  # EXIT_INVALID_INPUT, before anything is started
         if server is None and temporal is None and not os.environ.get("TESTFLOW_TEMPORAL_ADDRESS"):
             # The embedded Temporal boots (~0.5 s, another process) while the rest of testflow
             # imports (as long again): the engine adopts it (testflow/runtime/devserver.py).
@@ -85,7 +101,6 @@ def register(app: typer.Typer) -> None:
         from testflow.reporting.writer import parse_formats
         from testflow.runtime.cli_logging import quiet_core_logs
         from testflow.runtime.local_run import RunRequest, execute, parse_vars, split_csv
-        from testflow.runtime.progress import ProgressPrinter
 
         quiet_core_logs()  # before the engine's first client: no SDK core warnings in the output
 
@@ -115,53 +130,20 @@ def register(app: typer.Typer) -> None:
         )
         console = Console(highlight=False, soft_wrap=True)
         if server:
-            from testflow.api.client import submit_and_stream
+            from testflow.runtime.server_run import execute_on_server
 
-            refused = suite_file_refusal(paths)
-            if refused:
-                typer.echo(refused, err=True)
-                raise typer.Exit(2)  # EXIT_INVALID_INPUT, before anything is started
-            files = [p for p in paths if p.is_file()]
-            code = asyncio.run(
-                submit_and_stream(
-                    server,
-                    files,
-                    environment=env,
-                    variables=variables,
-                    token=token,
-                    printer=ProgressPrinter(console, verbose=verbose),
-                    echo=console.print,
-                )
-            )
-            raise typer.Exit(code)
+            raise typer.Exit(asyncio.run(execute_on_server(server, token, request, console)))
         raise typer.Exit(asyncio.run(execute(request, console)))
 
 
-def suite_file_refusal(paths: list[Path]) -> str | None:
-    """Why ``--server`` cannot run these paths as asked, or None.
+def _server_refusal(ctx: typer.Context, paths: list[Path]) -> str | None:
+    """An option the user gave, or a suite file, that ``--server`` cannot honour; or None."""
+    from testflow.runtime.server_run import option_refusal, suite_file_refusal
 
-    The server starts an inline flow (``POST /runs {text}``) one file at a time and has no
-    inline suite: a suite file's concurrency, fail_fast, environment and vars would be lost
-    (or the file refused as a flow), so a suite file is refused before anything starts.
-    """
-    import yaml
+    def given(name: str) -> bool:
+        # Only a value the user gave counts: the defaults (--ui false...) are always there.
+        # By name: typer ships its own copy of click, whose ParameterSource is another enum.
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
-    from testflow.dsl.source import detect_kind
-
-    for path in paths:
-        if not path.is_file():
-            continue
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue  # sent as it is: the server reports the problem with its position
-        if detect_kind(data) == "suite":
-            return (
-                f"{path} is a suite file, which testflow run --server cannot run: the server "
-                "starts inline flows one by one (POST /runs {text}) and has no inline suite, "
-                "so the suite's concurrency, fail_fast, environment and vars would be lost. "
-                f"Run it here (testflow run {path}), or store the suite on the server (the "
-                "Suites screen, POST /api/v1/suites) and start it there (POST /runs "
-                "{suite_id}); nothing was started."
-            )
-    return None
+    return option_refusal(given) or suite_file_refusal(paths)

@@ -101,6 +101,24 @@ def select(flows: list[LoadedFlow], tags: list[str], skip_tags: list[str]) -> li
     return chosen
 
 
+def choose(collection: Collection, request: RunRequest) -> Collection:
+    """``--tags``/``--skip-tags`` applied; none left is an input error (here and --server)."""
+    collection.flows = select(collection.flows, request.tags, request.skip_tags)
+    if not collection.flows:
+        raise InputError("no flow matched: nothing to run")
+    return collection
+
+
+def print_input_error(exc: InputError | FlowValidationError, console: Console) -> None:
+    """What ``testflow run`` prints for input refused before anything started (exit 2)."""
+    if isinstance(exc, InputError):
+        console.print(f"[red]{exc}[/red]")
+        return
+    for diagnostic in exc.diagnostics:
+        console.print(diagnostic.format(color=console.is_terminal), highlight=False, markup=False)
+    console.print(f"[red]{len(exc.diagnostics)} problem(s); nothing was run.[/red]")
+
+
 @dataclass
 class Inputs:
     """What a ``testflow run`` runs: its flows (with the variables their suite files give
@@ -143,10 +161,7 @@ def load_inputs(request: RunRequest, registry: StepRegistry) -> Inputs:
     }
     if environment is not None:
         known |= set(environment.variables)
-    collection = collect(request.paths, registry=registry, known_names=known)
-    collection.flows = select(collection.flows, request.tags, request.skip_tags)
-    if not collection.flows:
-        raise InputError("no flow matched: nothing to run")
+    collection = choose(collect(request.paths, registry=registry, known_names=known), request)
     secrets: set[str] = set()
     try:  # a missing secret is an input error before anything runs
         for loaded in collection.flows:
@@ -193,14 +208,7 @@ async def execute(request: RunRequest, console: Console) -> int:
         inputs = await asyncio.to_thread(_load_and_warm, request, registry)
     except (InputError, FlowValidationError) as exc:
         await _abandon(engine, starting)
-        if isinstance(exc, InputError):
-            console.print(f"[red]{exc}[/red]")
-        else:
-            for diagnostic in exc.diagnostics:
-                console.print(
-                    diagnostic.format(color=console.is_terminal), highlight=False, markup=False
-                )
-            console.print(f"[red]{len(exc.diagnostics)} problem(s); nothing was run.[/red]")
+        print_input_error(exc, console)
         return EXIT_INVALID_INPUT
 
     flows, environment, secrets = inputs.flows, inputs.environment, inputs.secrets

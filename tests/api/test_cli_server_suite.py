@@ -25,6 +25,7 @@ async def cli(api: Api, home: Path, *args: str) -> tuple[int, str, str]:
         "testflow.cli",
         *args,
         env=env,
+        cwd=home.parent,  # the default report directory (results/) goes there, not in the repo
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
