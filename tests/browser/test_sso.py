@@ -6,11 +6,13 @@ and signs out (here and at the provider)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +23,18 @@ from tests.oidc import API_AUDIENCE, UI_CLIENT, Provider, unavailable, write_key
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
 
-@pytest.fixture(scope="module")
-def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Provider]]:
-    home = tmp_path_factory.mktemp("sso-home")
+@contextlib.contextmanager
+def sso_setup(
+    home: Path, provider_env: dict[str, str], server_env: dict[str, str]
+) -> Iterator[tuple[str, Provider]]:
+    """A provider (its OP_* settings: ``provider_env``) and a ``testflow serve`` signing in
+    with it; the provider knows the app's sign-in and silent-renewal return pages."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     keys = home / "jwks.json"
     write_keys(keys, "sso")
-    op = Provider(home, redirect_uris=(f"{url}/auth/callback",))
+    redirects = (f"{url}/auth/callback", f"{url}/auth/silent")
+    op = Provider(home, redirect_uris=redirects, env=provider_env)
     op.start(keys)
     env = {
         **os.environ,
@@ -41,6 +47,7 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         "TESTFLOW_OIDC_SCOPES": "openid profile groups",
         "TESTFLOW_OIDC_ROLE_MAP": "tf-admins=admin,tf-runners=runner,tf-viewers=viewer",
         "NO_COLOR": "1",
+        **server_env,
     }
     env.pop("TESTFLOW_DATABASE_URL", None)
     log = home / "serve.log"
@@ -60,6 +67,12 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         op.stop()
 
 
+@pytest.fixture(scope="module")
+def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Provider]]:
+    with sso_setup(tmp_path_factory.mktemp("sso-home"), {}, {}) as served:
+        yield served
+
+
 @pytest.fixture
 def sso_page(browser: Any, sso_server: tuple[str, Provider]) -> Iterator[Any]:
     url, _ = sso_server
@@ -77,6 +90,17 @@ def sso_page(browser: Any, sso_server: tuple[str, Provider]) -> Iterator[Any]:
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
+def provider_login(page: Any, op: Provider, login: str, screenshot: str | None = None) -> None:
+    """On the provider's own login and consent pages: sign ``login`` in (any password)."""
+    page.wait_for_url(f"{op.issuer}/**")
+    page.locator('input[name="login"]').fill(login)
+    page.locator('input[name="password"]').fill("any password")
+    if screenshot:
+        shot(page, screenshot)
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+
+
 def test_sign_in_with_sso_and_out_again(sso_page: Any, sso_server: tuple[str, Provider]) -> None:
     url, op = sso_server
     page = sso_page
@@ -90,12 +114,7 @@ def test_sign_in_with_sso_and_out_again(sso_page: Any, sso_server: tuple[str, Pr
     dialog.get_by_role("button", name="Sign in with SSO").click()
 
     # The provider's own login and consent pages.
-    page.wait_for_url(f"{op.issuer}/**")
-    page.locator('input[name="login"]').fill("runner-rita")
-    page.locator('input[name="password"]').fill("any password")
-    shot(page, "31-sso-provider-login")
-    page.get_by_role("button", name="Sign-in").click()
-    page.get_by_role("button", name="Continue").click()
+    provider_login(page, op, "runner-rita", screenshot="31-sso-provider-login")
 
     # Back on testflow, on the page the user started from, signed in.
     page.wait_for_url(f"{url}/runs")

@@ -66,6 +66,8 @@ class Provider:
     port: int = field(default_factory=free_port)
     issuer: str = ""
     redirect_uris: tuple[str, ...] = ("http://127.0.0.1:9/callback",)
+    # More OP_* settings of provider.mjs (OP_SHORT_TTL_S, OP_REFRESH_TOKENS).
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -79,6 +81,7 @@ class Provider:
             "OP_JWKS": str(keys),
             "OP_REDIRECT_URIS": ",".join(self.redirect_uris),
             "OP_CLIENT_SECRET": CLIENT_SECRET,
+            **self.env,
         }
         log = self.workdir / f"provider-{self.port}.log"
         with log.open("ab") as out:

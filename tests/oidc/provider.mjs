@@ -8,7 +8,11 @@
 //
 // Accounts: the login names the groups claim: "admin-*" -> tf-admins, "runner-*" -> tf-runners,
 // "viewer-*" -> tf-viewers, anything else -> staff (no testflow role). A "short-" prefix
-// ("short-runner-x") gives access tokens that live 2 seconds (the expiry tests).
+// ("short-runner-x") gives access tokens that live OP_SHORT_TTL_S seconds (default 2: the
+// expiry and renewal tests).
+// Refresh tokens: by default only for the offline_access scope (oidc-provider's own rule, which
+// also wants prompt=consent); OP_REFRESH_TOKENS=session gives one with every code grant, ending
+// with the provider's session, as Keycloak does (the UI's renewal tests use both).
 // Resources (RFC 8707, the access token's audience): urn:testflow:api (RS256, the default),
 // urn:testflow:api:es256 (same audience, ES256), urn:other:api (another audience).
 import { readFileSync } from 'node:fs';
@@ -17,6 +21,8 @@ import Provider from 'oidc-provider';
 const port = Number(process.env.OP_PORT ?? 0);
 const issuer = process.env.OP_ISSUER ?? `http://127.0.0.1:${port}`;
 const jwks = JSON.parse(readFileSync(process.env.OP_JWKS, 'utf8'));
+const shortTtl = Number(process.env.OP_SHORT_TTL_S ?? 2);
+const sessionRefreshTokens = process.env.OP_REFRESH_TOKENS === 'session';
 const redirectUris = (process.env.OP_REDIRECT_URIS ?? 'http://127.0.0.1/callback').split(',');
 
 const GROUPS = { admin: ['tf-admins'], runner: ['tf-runners'], viewer: ['tf-viewers'] };
@@ -37,7 +43,7 @@ const provider = new Provider(issuer, {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: redirectUris,
-      post_logout_redirect_uris: redirectUris.map((u) => new URL(u).origin + '/'),
+      post_logout_redirect_uris: [...new Set(redirectUris.map((u) => new URL(u).origin + '/'))],
     },
     {
       client_id: 'testflow-confidential',
@@ -63,7 +69,11 @@ const provider = new Provider(issuer, {
     return { groups: groupsOf(token.accountId), preferred_username: token.accountId };
   },
   ttl: {
-    AccessToken: (_ctx, token) => (token.accountId?.startsWith('short-') ? 2 : 600),
+    AccessToken: (_ctx, token) => (token.accountId?.startsWith('short-') ? shortTtl : 600),
+  },
+  async issueRefreshToken(_ctx, client, code) {
+    if (!client.grantTypeAllowed('refresh_token')) return false;
+    return sessionRefreshTokens || code.scopes.has('offline_access');
   },
   pkce: { required: () => true },
   features: {

@@ -2,7 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import { AppShell } from "./app/AppShell";
-import { SsoCallback } from "./app/SsoCallback";
+import { SsoCallback, SsoSilentCallback } from "./app/SsoCallback";
 import { BuilderScreen } from "./builder/BuilderScreen";
 import { DashboardScreen } from "./dashboard/DashboardScreen";
 import { DependencyGraphScreen } from "./depgraph/DependencyGraphScreen";
@@ -24,6 +24,7 @@ createRoot(root).render(
   <StrictMode>
     <BrowserRouter>
       <Routes>
+        <Route path="auth/silent" element={<SsoSilentCallback />} />
         <Route element={<AppShell />}>
           <Route index element={<Navigate to="/builder" replace />} />
           <Route path="builder" element={<BuilderScreen />} />

@@ -1,5 +1,6 @@
+import { ErrorResponse, ErrorTimeout } from "oidc-client-ts";
 import { describe, expect, it } from "vitest";
-import { CALLBACK_PATH, clientSettings, returnPath } from "./sso";
+import { CALLBACK_PATH, clientSettings, oneRenewalAtATime, renewalProblem, returnPath, SILENT_PATH } from "./sso";
 
 const cfg = { oidc: true, issuer: "https://sso.example", client_id: "testflow", scopes: "openid groups", token_endpoint: null };
 
@@ -16,6 +17,13 @@ describe("single sign-on settings", () => {
     });
     expect(s.metadataSeed).toBeUndefined();
     expect(Object.values(s).join(" ")).not.toMatch(/secret/i);
+  });
+
+  it("renew silently: refresh token when given, else the iframe that comes back to /auth/silent", () => {
+    const s = clientSettings(cfg, "https://tf.example");
+    expect(s).toMatchObject({ automaticSilentRenew: true, silent_redirect_uri: `https://tf.example${SILENT_PATH}` });
+    // Timeouts (a provider that is down) end in silentRenewError, not in retries for ever.
+    expect(s.maxSilentRenewTimeoutRetries).toBeGreaterThanOrEqual(0);
   });
 
   it("send a confidential client's code exchange to the API", () => {
@@ -39,5 +47,68 @@ describe("the page after signing in", () => {
     for (const evil of ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", 42]) {
       expect(returnPath(evil)).toBe("/runs");
     }
+  });
+});
+
+describe("a failed renewal", () => {
+  it("says whether the provider ended the session or could not be reached", () => {
+    const gone = new ErrorResponse({ error: "invalid_grant", error_description: "grant request is invalid" });
+    expect(renewalProblem(gone)).toBe("the provider ended the session (invalid_grant: grant request is invalid)");
+    expect(renewalProblem(new ErrorResponse({ error: "login_required" }))).toBe("the provider ended the session (login_required)");
+    expect(renewalProblem(new ErrorTimeout("IFrame timed out without a response"))).toBe("the provider did not answer in time");
+    expect(renewalProblem(new TypeError("Failed to fetch"))).toBe("the provider could not be reached (Failed to fetch)");
+  });
+});
+
+describe("renewals across tabs", () => {
+  /** A LockManager of one origin: requests of one name run one after the other. */
+  function locks() {
+    let tail: Promise<unknown> = Promise.resolve();
+    return {
+      request: (<T>(_name: string, run: () => Promise<T>): Promise<T> => {
+        const mine = tail.then(run);
+        tail = mine.catch(() => undefined);
+        return mine;
+      }) as unknown as LockManager["request"],
+    };
+  }
+
+  it("renew once: a tab that waited takes the token another tab got", async () => {
+    const lock = locks();
+    let store = { access_token: "t1", expired: false };
+    const renewed: string[] = [];
+    const taken: string[] = [];
+    const tab = (name: string) =>
+      oneRenewalAtATime(
+        lock,
+        "t1",
+        async () => store,
+        async (u) => void taken.push(`${name}:${u.access_token}`),
+        async () => {
+          await new Promise((r) => setTimeout(r, 5)); // the token endpoint answers later
+          renewed.push(name);
+          store = { access_token: "t2", expired: false };
+          return store;
+        },
+      );
+    const [a, b] = await Promise.all([tab("A"), tab("B")]);
+    expect(renewed).toEqual(["A"]);
+    expect(taken).toEqual(["B:t2"]);
+    expect([a?.access_token, b?.access_token]).toEqual(["t2", "t2"]);
+  });
+
+  it("renew when the stored token is the one this tab holds, or expired", async () => {
+    let renewals = 0;
+    const renew = async () => {
+      renewals++;
+      return { access_token: "new", expired: false };
+    };
+    const noTake = async () => {
+      throw new Error("must not take");
+    };
+    await oneRenewalAtATime(locks(), "t1", async () => ({ access_token: "t1", expired: false }), noTake, renew);
+    await oneRenewalAtATime(locks(), "t1", async () => ({ access_token: "t2", expired: true }), noTake, renew);
+    await oneRenewalAtATime(undefined, undefined, async () => ({ access_token: "t2", expired: false }), noTake, renew);
+    expect(renewals).toBe(3);
   });
 });

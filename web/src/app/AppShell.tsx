@@ -2,6 +2,7 @@
 import { createContext, useContext } from "react";
 import { NavLink, Outlet } from "react-router";
 import { type Theme, useTheme } from "../theme/theme";
+import { SsoSession } from "./SsoSession";
 import { TokenButton } from "./TokenDialog";
 
 const ThemeContext = createContext<Theme>("light");
@@ -44,6 +45,7 @@ export function AppShell() {
           </button>
         </header>
         <main id="main" className="shell-main">
+          <SsoSession />
           <Outlet />
         </main>
       </div>
