@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from joserfc.jwk import Key, KeySet
@@ -31,7 +32,19 @@ KEY_TYPE_OF_ALG: dict[str, str] = {
 }
 """The algorithms a webhook JWS may use, and the JWK key type (``kty``) each needs."""
 
+CURVE_OF_ALG: dict[str, str] = {
+    "ES256": "P-256",
+    "ES384": "P-384",
+    "ES512": "P-521",
+    "ES256K": "secp256k1",
+    "Ed25519": "Ed25519",
+}
+"""The curve (``crv``) an algorithm is defined on: an ES256 JWS is never verified by a P-384 key."""
+
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "PS256", "EdDSA")
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+"""Hosts a ``jwks_url`` may reach over plain http: nothing on the way can swap the keys."""
 
 
 class KeyProblem(ValueError):
@@ -97,13 +110,44 @@ def load_key_set(value: str | dict[str, Any]) -> KeySet:
     return key_set
 
 
+def key_fits(key: Key, alg: str) -> bool:
+    """Whether ``key`` can verify ``alg``: its type, and its curve where the algorithm fixes one."""
+    if key.key_type != KEY_TYPE_OF_ALG.get(alg):
+        return False
+    curve = CURVE_OF_ALG.get(alg)
+    return curve is None or key.get("crv") == curve
+
+
 def fit_problem(keys: list[Key], algorithms: list[str]) -> str | None:
     """Why no key can serve any of ``algorithms`` (an RSA key with only ES256), or None."""
-    wanted = {KEY_TYPE_OF_ALG[a] for a in algorithms if a in KEY_TYPE_OF_ALG}
-    if any(key.key_type in wanted for key in keys):
+    if any(key_fits(key, alg) for key in keys for alg in algorithms):
         return None
-    have = sorted({key.key_type for key in keys})
+    have = sorted({_kind(key) for key in keys})
     return f"no {'/'.join(have)} key serves the allowed algorithms {', '.join(algorithms)}"
+
+
+def jwks_url_problem(url: str) -> str | None:
+    """Why ``url`` may not be fetched for keys, or None. The message never shows the URL (its
+    query may carry a token), only its host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "jwks_url is not a valid URL"
+    if not host or parts.scheme not in ("https", "http"):
+        return "jwks_url must be an https:// URL with a host"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        # Keys fetched over plain http can be replaced on the way: anyone could then sign.
+        return (
+            f"jwks_url must use https: plain http (to {host}) is only allowed for a loopback "
+            f"host ({', '.join(LOOPBACK_HOSTS)})"
+        )
+    return None
+
+
+def _kind(key: Key) -> str:
+    curve = key.get("crv")
+    return f"{key.key_type} {curve}" if isinstance(curve, str) else key.key_type
 
 
 def _public_only(key: Key) -> Key:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Response
+from fastapi.responses import RedirectResponse
 from joserfc import jws
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
@@ -21,7 +22,13 @@ from testflow.dsl.diagnostics import FlowValidationError
 from testflow.dsl.jws_keys import KeyProblem, load_key
 from testflow.dsl.loader import load_flow
 from testflow.runtime.engine import Engine
-from testflow.webhooks.signatures import JwksCache, KeysUnavailable, jws_problem
+from testflow.webhooks.signatures import (
+    MAX_JWKS_BYTES,
+    STALE_KEYS_S,
+    JwksCache,
+    KeysUnavailable,
+    jws_problem,
+)
 from tests.api.serving import serve
 from tests.durable.test_webhooks import _flow, _url_of, engine, listener  # noqa: F401 (fixtures)
 
@@ -30,6 +37,7 @@ EC = ECKey.generate_key("P-256", private=True)
 RSA = RSAKey.generate_key(2048, private=True)
 ED = OKPKey.generate_key("Ed25519", private=True)
 OTHER_EC = ECKey.generate_key("P-256", private=True)
+EC384 = ECKey.generate_key("P-384", private=True)
 
 
 def _b64(data: bytes) -> str:
@@ -133,19 +141,48 @@ async def test_missing_malformed_attached_or_unknown_kid() -> None:
     )
 
 
+async def test_without_kid_every_key_that_fits_is_tried_in_turn() -> None:
+    signed = _detached(EC, BODY, "ES256")
+    # A P-384 key cannot verify ES256: skipped, whichever comes first in the set.
+    for order in ([EC384, EC], [EC, EC384]):
+        jwks = {"keys": [_public_jwk(k) for k in order]}
+        assert await _check(signed, key=None, jwks=jwks) is None
+    only_384 = {"keys": [_public_jwk(EC384)]}
+    assert await _check(signed, key=None, jwks=only_384) == (
+        "no configured key fits JWS algorithm ES256"
+    )
+    # A key that refuses the JWS (its JWK is for RS512 only) does not stop the next one.
+    rs512 = {**_public_jwk(RSA), "alg": "RS512"}
+    jwks = {"keys": [rs512, _public_jwk(RSA)]}
+    assert await _check(_detached(RSA, BODY, "RS256"), key=None, jwks=jwks) is None
+    # When none verifies: a signature that another key made is a bad signature...
+    forged = _detached(RSAKey.generate_key(2048, private=True), BODY, "RS256")
+    assert "bad JWS signature" in str(await _check(forged, key=None, jwks=jwks))
+    # ...and a JWS every key refuses says why.
+    assert await _check(_detached(RSA, BODY, "RS256"), key=None, jwks={"keys": [rs512]}) == (
+        "invalid JWS in header X-JWS-Signature: unsupported_key_alg "
+        "This key is designed for algorithm 'RS512'"
+    )
+
+
 # -- a JWKS fetched over HTTP -------------------------------------------------------------------
 
 
 @pytest.fixture
 async def jwks_server() -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """A partner's JWKS endpoint on a real port; ``state`` sets what it serves and counts hits."""
-    state: dict[str, Any] = {"keys": [_public_jwk(EC, "k1")], "status": 200, "hits": 0}
+    state: dict[str, Any] = {"keys": [_public_jwk(EC, "k1")], "status": 200, "hits": 0, "pad": 0}
     app = FastAPI()
 
     @app.get("/jwks.json")
     async def keys() -> Response:
         state["hits"] += 1
-        return Response(json.dumps({"keys": state["keys"]}), state["status"])
+        document = {"keys": state["keys"], "padding": "x" * state["pad"]}
+        return Response(json.dumps(document), state["status"])
+
+    @app.get("/moved")
+    async def moved() -> Response:
+        return RedirectResponse("/jwks.json", 302)
 
     async with serve(app) as base:
         yield f"{base}/jwks.json", state
@@ -186,6 +223,57 @@ async def test_an_unreachable_jwks_is_keys_unavailable(
         await jws_problem({"type": "jws", "jwks_url": url}, signed, BODY, JwksCache())
 
 
+async def test_stale_keys_are_kept_for_a_bounded_time_when_the_jwks_cannot_be_refreshed(
+    jwks_server: tuple[str, dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, state = jwks_server
+    now = [0.0]
+    cache = JwksCache(clock=lambda: now[0])
+    spec = {"type": "jws", "jwks_url": f"{url}?token=s3cret"}
+    signed = {"X-JWS-Signature": _detached(EC, BODY, "ES256", kid="k1")}
+    assert await jws_problem(spec, signed, BODY, cache) is None
+    state["status"] = 500  # the partner's JWKS endpoint goes down
+    for at in (cache.max_age_s + 1, cache.max_age_s + STALE_KEYS_S):
+        now[0] = at
+        assert await jws_problem(spec, signed, BODY, cache) is None
+    assert f"the JWKS at {url} answered 500; keeping the cached keys" in caplog.text
+    # Past the bound, a key the partner may have revoked meanwhile no longer verifies: 503.
+    now[0] = cache.max_age_s + STALE_KEYS_S + 1
+    with pytest.raises(KeysUnavailable) as unavailable:
+        await jws_problem(spec, signed, BODY, cache)
+    assert str(unavailable.value) == (
+        f"the JWKS at {url} could not be refreshed and its cached keys are older than "
+        f"{cache.max_age_s + STALE_KEYS_S:.0f} s (last error: the JWKS at {url} answered 500)"
+    )
+    # The URL's query (a token) is in neither the reasons nor the logs.
+    assert "s3cret" not in caplog.text
+    state["status"] = 200  # back up: fetched again, verifying again
+    now[0] += cache.refetch_s
+    assert await jws_problem(spec, signed, BODY, cache) is None
+
+
+async def test_a_jwks_is_not_fetched_through_redirects_over_64_kib_or_over_plain_http(
+    jwks_server: tuple[str, dict[str, Any]],
+) -> None:
+    url, state = jwks_server
+    signed = {"X-JWS-Signature": _detached(EC, BODY, "ES256")}
+    base = url.removesuffix("/jwks.json")
+    with pytest.raises(KeysUnavailable) as moved:
+        await jws_problem(
+            {"type": "jws", "jwks_url": f"{base}/moved?t=s3cret"}, signed, BODY, JwksCache()
+        )
+    assert str(moved.value) == f"the JWKS at {base}/moved answered 302 (redirects are not followed)"
+    state["pad"] = MAX_JWKS_BYTES
+    with pytest.raises(KeysUnavailable, match="is larger than 64 KiB"):
+        await jws_problem({"type": "jws", "jwks_url": url}, signed, BODY, JwksCache())
+    # A templated URL is checked once rendered: keys over plain http could be swapped on the way.
+    plain = {"type": "jws", "jwks_url": "http://psp.example/jwks?t=s3cret"}
+    assert await jws_problem(plain, signed, BODY, JwksCache()) == (
+        "the step's JWS key is unusable: jwks_url must use https: plain http (to psp.example) "
+        "is only allowed for a loopback host (127.0.0.1, ::1, localhost)"
+    )
+
+
 # -- flow validation ----------------------------------------------------------------------------
 
 
@@ -218,6 +306,19 @@ def test_bad_jws_configuration_is_a_flow_error_with_its_position(tmp_path: Path)
         "    type: webhook.wait\n"
         "    name: ok\n"
         "    signature: {type: jws, key: \"{{ secret('PARTNER_KEY') }}\"}\n"
+        "  - id: f\n"
+        "    type: webhook.wait\n"
+        "    name: f\n"
+        "    signature: {type: jws, jwks_url: 'http://psp.example/jwks?t=s3cret'}\n"
+        "  - id: g\n"
+        "    type: webhook.wait\n"
+        "    name: g\n"
+        f"    signature: {{type: jws, jwks: {{keys: [{json.dumps(_public_jwk(EC384))}]}}, "
+        "algorithms: [ES256]}\n"
+        "  - id: loopback\n"
+        "    type: webhook.wait\n"
+        "    name: loopback\n"
+        "    signature: {type: jws, jwks_url: 'http://127.0.0.1:8080/jwks'}\n"
         "  - id: hmac\n"  # no type: HMAC, as before
         "    type: webhook.wait\n"
         "    name: hmac\n"
@@ -233,7 +334,11 @@ def test_bad_jws_configuration_is_a_flow_error_with_its_position(tmp_path: Path)
         "cannot verify (use `type: hmac` for shared secrets)",
         (18, 5): "no RSA key serves the allowed algorithms ES256",
         (22, 16): "signature `type` must be 'hmac' (the default) or 'jws'",
+        (30, 38): "jwks_url must use https: plain http (to psp.example) is only allowed for a "
+        "loopback host (127.0.0.1, ::1, localhost)",
+        (34, 5): "no EC P-384 key serves the allowed algorithms ES256",
     }
+    assert "s3cret" not in str(err.value)  # the URL's query may be a token
 
 
 # -- real runs ----------------------------------------------------------------------------------
@@ -244,7 +349,8 @@ def test_bad_jws_configuration_is_a_flow_error_with_its_position(tmp_path: Path)
     "keys",
     [
         {"key": "{{ secret('PARTNER_KEY') }}"},  # rendered by the run (and by the starter)
-        {"jwks": {"keys": [_public_jwk(EC, "k1")]}},  # literal: validated in the workflow too
+        # literal: validated when the flow is loaded; the workflow skips the check (_checkable)
+        {"jwks": {"keys": [_public_jwk(EC, "k1")]}},
     ],
     ids=["secret-pem", "inline-jwks"],
 )

@@ -18,6 +18,7 @@ from testflow.dsl.jws_keys import (
     DEFAULT_ALGORITHMS,
     algorithm_problem,
     fit_problem,
+    jwks_url_problem,
     load_key,
     load_key_set,
 )
@@ -64,7 +65,10 @@ class WebhookJwsSignature(FrozenModel):
     jwks_url: str | None = Field(
         None,
         pattern=r"^(https?://|\{\{)",
-        description="URL of the partner's JWKS (fetched with a 5 s timeout, kept 5 minutes).",
+        description=(
+            "https URL of the partner's JWKS (plain http only for 127.0.0.1, ::1, localhost); "
+            "fetched with a 5 s timeout, no redirects, at most 64 KiB; kept 5 minutes."
+        ),
     )
     algorithms: list[JwsAlgorithm] = Field(
         default_factory=lambda: list(DEFAULT_ALGORITHMS),
@@ -84,6 +88,17 @@ class WebhookJwsSignature(FrozenModel):
     def _usable_jwks(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
         if value is not None and _checkable(value):
             load_key_set(value)
+        return value
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _safe_jwks_url(cls, value: str | None) -> str | None:
+        # A templated URL is checked by the receiver once rendered; in a workflow the starter
+        # has checked it already (and a replayed run must not fail on a rule added later).
+        if value is not None and _checkable(value):
+            problem = jwks_url_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
