@@ -9,6 +9,7 @@ after a failure with fail-fast), streams its events (SSE) to the same progress p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from testflow.commands import EXIT_INFRA_ERROR, EXIT_INVALID_INPUT, EXIT_OK, EXIT_TEST_FAILURES
 from testflow.dsl.results import RunEvent
@@ -121,13 +123,29 @@ class ServerFlow:
 
 
 @dataclass
-class ServerRuns:
-    """What :func:`run_flows` did: the runs it started, in the order given, with the
-    status each ended with, and the exit code."""
+class StartedRun:
+    """A run :func:`run_flows` started, and how following it ended."""
 
-    started: list[tuple[int, str, str]] = field(default_factory=list)
-    """(index of the flow, run id, final status)."""
+    index: int
+    """Of the flow in the list given."""
+    run_id: str
+    status: str
+    """The run's final status; ``error`` when it could not be followed to its end."""
+    reason: str | None = None
+    """Why it could not be followed (the stream kept failing, an unreadable event)."""
+
+
+@dataclass
+class ServerRuns:
+    """What :func:`run_flows` did: the runs it started, in the order given, and the exit code."""
+
+    started: list[StartedRun] = field(default_factory=list)
     code: int = EXIT_OK
+
+
+CANCEL_TIMEOUT_S = 5.0
+"""How long a Ctrl-C waits for each ``POST /runs/{id}/cancel``: best effort, the user is
+waiting, and a server that does not answer cannot be helped from here."""
 
 
 async def run_flows(
@@ -140,6 +158,7 @@ async def run_flows(
     fail_fast: bool = False,
     printer: Any = None,
     echo: Any = print,
+    interrupt: asyncio.Event | None = None,
 ) -> ServerRuns:
     """Start every flow on the server, at most ``concurrency`` unfinished at once, and stream
     their events; with ``fail_fast``, none starts after a run did not pass (running ones finish).
@@ -148,11 +167,33 @@ async def run_flows(
     run is one workflow, and the CLI decides when to start the next. A start the server
     refuses also stops further starts. ``printer`` gets each RunEvent (``ProgressPrinter``
     fits); with none, one line per finished step goes to ``echo``.
+
+    When ``interrupt`` is set (the CLI's Ctrl-C), no more runs start and the running ones are
+    cancelled on the server (their teardown runs); they are followed to their end, as a local
+    run follows its cancelled workflows. If this coroutine is itself cancelled, the running
+    runs are cancelled on the server (best effort) before the cancellation goes on.
     """
     slots = asyncio.Semaphore(concurrency)
     stop = asyncio.Event()
     out = ServerRuns()
     codes: list[int] = []
+    running: set[str] = set()
+
+    async def cancel(run_id: str) -> None:
+        try:
+            await client.request("POST", f"/runs/{run_id}/cancel", timeout=CANCEL_TIMEOUT_S)
+        except ApiClientError as exc:
+            if exc.status != 409:  # 409: it ended meanwhile
+                echo(f"cannot cancel {run_id}: {exc}")
+
+    async def cancel_running() -> None:
+        await asyncio.gather(*(cancel(run_id) for run_id in list(running)))
+
+    async def on_interrupt() -> None:
+        assert interrupt is not None
+        await interrupt.wait()
+        stop.set()
+        await cancel_running()
 
     async def follow(run_id: str) -> str:
         status = "error"
@@ -175,25 +216,48 @@ async def run_flows(
                 stop.set()
                 codes.append(_refused(exc, echo))
                 return
+            run_id = run["run_id"]
+            running.add(run_id)
+            if interrupt is not None and interrupt.is_set():  # Ctrl-C while it was starting
+                await cancel(run_id)
             try:
-                status = await follow(run["run_id"])
-            except ApiClientError as exc:
+                status = await follow(run_id)
+            except (ApiClientError, ValidationError) as exc:
+                # It ran (or runs) on the server: it is in the printout and the reports, as an
+                # error of the infrastructure, not left out.
+                running.discard(run_id)
                 stop.set()
-                echo(str(exc))
+                reason = unreadable(exc) if isinstance(exc, ValidationError) else str(exc)
+                echo(f"cannot follow {run_id}: {reason}")
+                out.started.append(StartedRun(index, run_id, "error", reason))
                 codes.append(EXIT_INFRA_ERROR)
                 return
-            out.started.append((index, run["run_id"], status))
+            # Not in a `finally`: when this task is cancelled, the run is still going and
+            # the caller's clean-up cancels it on the server.
+            running.discard(run_id)
+            out.started.append(StartedRun(index, run_id, status))
             if status != "passed":
                 codes.append(EXIT_TEST_FAILURES)
                 if fail_fast:
                     stop.set()
 
-    # One task per flow, each waiting for a slot in the order given (asyncio's semaphore is
-    # fair): the starts keep the order of the files.
-    await asyncio.gather(*(one(i, f) for i, f in enumerate(flows)))
-    out.started.sort()
-    for _, run_id, status in out.started:
-        echo(f"{run_id}: {status}")
+    watcher = asyncio.ensure_future(on_interrupt()) if interrupt is not None else None
+    try:
+        # One task per flow, each waiting for a slot in the order given (asyncio's semaphore
+        # is fair): the starts keep the order of the files.
+        await asyncio.gather(*(one(i, f) for i, f in enumerate(flows)))
+    except asyncio.CancelledError:
+        # Ctrl-C where no signal handler could be installed (asyncio cancels the main task),
+        # or a caller giving up: the runs would go on on the server.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(cancel_running(), CANCEL_TIMEOUT_S)
+        raise
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    out.started.sort(key=lambda run: run.index)
+    for run in out.started:
+        echo(f"{run.run_id}: {run.status}" + (f" ({run.reason})" if run.reason else ""))
     # Invalid input and infrastructure problems outrank a failed flow (max of 1, 2, 3).
     out.code = max(codes, default=EXIT_OK)
     return out
@@ -248,6 +312,17 @@ def _refused(exc: ApiClientError, echo: Any) -> int:
         )
         echo(f"  {where}{err.get('path', '')}: {err.get('message')}")
     return EXIT_INVALID_INPUT if exc.status in (400, 404, 409, 422) else EXIT_INFRA_ERROR
+
+
+def unreadable(exc: ValidationError) -> str:
+    """One line for an answer of the server this CLI cannot read (another testflow version?);
+    without the values, which the error would quote."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the answer"
+    return (
+        f"the server sent a {exc.title} this CLI cannot read ({where}: {first['msg']}); "
+        "are the CLI and the server the same testflow version?"
+    )
 
 
 def dumps(value: Any) -> str:

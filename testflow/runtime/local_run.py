@@ -200,7 +200,7 @@ async def execute(request: RunRequest, console: Console) -> int:
     settings = Settings()
     if request.temporal:
         settings = settings.model_copy(update={"temporal_address": request.temporal})
-    registry = await _registry(settings)
+    registry = await step_registry(settings)
     engine = Engine(settings, registry=registry, ui=request.ui)
     # Temporal starts while the flows load: the dev server's start-up overlaps the parsing.
     starting = asyncio.create_task(engine.__aenter__())
@@ -251,7 +251,7 @@ async def execute(request: RunRequest, console: Console) -> int:
     return EXIT_OK if all(r.status == "passed" for r in results) else EXIT_TEST_FAILURES
 
 
-async def _registry(settings: Settings) -> StepRegistry:
+async def step_registry(settings: Settings) -> StepRegistry:
     """Built-in kinds plus those of the installed plugins. With no plugin directory the plugin
     host (and the HTTP client it loads, ~0.05 s of a cold run) is not needed."""
     from testflow.plugins.discovery import plugin_roots

@@ -7,13 +7,19 @@ The flows are collected and checked here as ``testflow run`` does (directories, 
 they end each run's result is read back (``GET /api/v1/runs/{id}``, the same ``RunResult`` a
 local run has) for the reports :func:`testflow.runtime.local_run.write_all_reports` writes.
 
-Exit codes as for a local run: 0 every flow passed, 1 a flow failed, 2 invalid input or an
-option that cannot apply to a server (nothing started), 3 the server could not be reached.
+Exit codes as for a local run: 0 every flow passed, 1 a flow failed (or was cancelled: Ctrl-C
+cancels the runs on the server, as a local run cancels its workflows), 2 invalid input or an
+option that cannot apply to a server (nothing started), 3 the server could not be reached or
+a run could not be followed.
+
+Text from the server (refusals, errors) is printed without rich markup: ``[...]`` in it is text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,22 +27,30 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 import testflow
-from testflow.api.client import ApiClient, ApiClientError, ServerFlow, run_flows
+from testflow.api.client import (
+    ApiClient,
+    ApiClientError,
+    ServerFlow,
+    StartedRun,
+    run_flows,
+    unreadable,
+)
 from testflow.commands import EXIT_INFRA_ERROR, EXIT_INVALID_INPUT
 from testflow.dsl.collect import Collection, collect
 from testflow.dsl.diagnostics import FlowValidationError
 from testflow.dsl.loader import LoadedFlow, detect_kind
-from testflow.dsl.results import RunResult
+from testflow.dsl.results import RunResult, StepError
 from testflow.reporting.model import Report, detect_git_sha, overall_status
 from testflow.runtime.local_run import (
     InputError,
     RunRequest,
-    _registry,
     choose,
     print_input_error,
+    step_registry,
     write_all_reports,
 )
 from testflow.runtime.progress import ProgressPrinter
@@ -99,39 +113,50 @@ async def execute_on_server(
         [], concurrency=request.concurrency, fail_fast=request.fail_fast, environment=None
     )
     printer = ProgressPrinter(console, verbose=request.verbose)
+
+    def echo(text: str) -> None:
+        console.print(text, markup=False)
+
     started_at = datetime.now(UTC)
     git_sha = asyncio.ensure_future(asyncio.to_thread(detect_git_sha))  # a `git` process
     async with ApiClient(server, token) as client:
         try:
             known = set(request.variables) | await _environment_names(client, request.env)
-            registry = await _registry(Settings())
+            registry = await step_registry(Settings())
             collection = await asyncio.to_thread(_collect, request, registry, known)
         except (InputError, FlowValidationError) as exc:
             print_input_error(exc, console)
             return EXIT_INVALID_INPUT
         except ApiClientError as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(str(exc), style="red", markup=False)
             return EXIT_INVALID_INPUT if exc.status in (400, 404, 422) else EXIT_INFRA_ERROR
         flows = collection.flows
-        done = await run_flows(
-            client,
-            [ServerFlow(f.text, Path(f.path).name) for f in flows],
-            environment=request.env,
-            variables=request.variables,
-            concurrency=settings.concurrency,
-            fail_fast=settings.fail_fast,
-            printer=printer,
-            echo=console.print,
-        )
+        interrupt = asyncio.Event()
+        remove_handler = _install_interrupt(interrupt, console)
+        try:
+            done = await run_flows(
+                client,
+                [ServerFlow(f.text, Path(f.path).name) for f in flows],
+                environment=request.env,
+                variables=request.variables,
+                concurrency=settings.concurrency,
+                fail_fast=settings.fail_fast,
+                printer=printer,
+                echo=echo,
+                interrupt=interrupt,
+            )
+        finally:
+            remove_handler()
         if not done.started:  # refused or unreachable at the first start: no empty reports
             return done.code
-        try:
-            results = [
-                _as_local(await _result(client, run_id), flows[i]) for i, run_id, _ in done.started
-            ]
-        except ApiClientError as exc:
-            console.print(f"[red]cannot read the results for the reports: {exc}[/red]")
-            return max(done.code, EXIT_INFRA_ERROR)
+        code = done.code
+        results: list[RunResult] = []
+        for run in done.started:
+            result, problem = await _result(client, run, flows[run.index], started_at)
+            if problem:
+                echo(f"cannot read the result of {run.run_id} for the reports: {problem}")
+                code = max(code, EXIT_INFRA_ERROR)
+            results.append(result)
     report = Report(
         tool_version=testflow.__version__,
         started_at=started_at,
@@ -145,7 +170,32 @@ async def execute_on_server(
     # The server masked the secrets it knows in what it returned; the CLI knows none.
     written = await write_all_reports(report, flows, set(), request, console)
     printer.summary(results, {k: str(v) for k, v in written.items()})
-    return done.code
+    return code
+
+
+def _install_interrupt(interrupt: asyncio.Event, console: Console) -> Callable[[], object]:
+    """Ctrl-C cancels the runs on the server (teardown runs) and starts no more; a second
+    Ctrl-C quits at once, the runs going on. As a local run's Ctrl-C
+    (:func:`testflow.runtime.local_run`'s handler): the cancelled runs are followed to their
+    end, reported ``cancelled``, exit code 1."""
+    loop = asyncio.get_running_loop()
+
+    def handler() -> None:
+        if interrupt.is_set():
+            console.print("[red]forced stop: the runs go on on the server[/red]")
+            os._exit(EXIT_INFRA_ERROR)
+        console.print(
+            "[yellow]cancelling the runs (teardown will run); Ctrl-C again to force[/yellow]"
+        )
+        interrupt.set()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError):
+        # No loop signal handlers (Windows): asyncio cancels the run on Ctrl-C, and run_flows
+        # cancels the running runs on the server before it stops.
+        return lambda: None
+    return lambda: loop.remove_signal_handler(signal.SIGINT)
 
 
 def _collect(request: RunRequest, registry: Any, known: set[str]) -> Collection:
@@ -168,8 +218,31 @@ async def _environment_names(client: ApiClient, name: str | None) -> set[str]:
     return set(environment.get("variables") or {})
 
 
-async def _result(client: ApiClient, run_id: str) -> RunResult:
-    return RunResult.model_validate(await client.request("GET", f"/runs/{run_id}"))
+async def _result(
+    client: ApiClient, run: StartedRun, loaded: LoadedFlow, started_at: datetime
+) -> tuple[RunResult, str | None]:
+    """The run's result from the server (``GET /runs/{id}``), named as this machine's file; a
+    run that could not be followed, or whose result cannot be read, is reported ``error`` with
+    the reason (it ran: it is not left out), the reason given back as well when it is new."""
+    problem = None
+    if run.reason is None:
+        try:
+            answer = await client.request("GET", f"/runs/{run.run_id}")
+            return _as_local(RunResult.model_validate(answer), loaded), None
+        except ApiClientError as exc:
+            problem = str(exc)
+        except ValidationError as exc:
+            problem = unreadable(exc)
+    reason = run.reason or problem or "unknown"
+    failed = RunResult(
+        run_id=run.run_id,
+        flow=loaded.flow.name,
+        flow_file=loaded.path,
+        status="error",
+        started_at=started_at,
+        error=StepError(type="InfraError", message=f"testflow run --server: {reason}"),
+    )
+    return failed, problem
 
 
 def _as_local(result: RunResult, loaded: LoadedFlow) -> RunResult:

@@ -1,21 +1,41 @@
 """``testflow run --server URL``: the real CLI against a real server honours the options of a
-local run (directories, --tags/--skip-tags, -c, --fail-fast, reports) or refuses them (exit 2,
-nothing started)."""
+local run (directories, --tags/--skip-tags, -c, --fail-fast, reports, Ctrl-C) or refuses them
+(exit 2, nothing started). A small partner on loopback counts the flows' requests in flight
+(tests/partners.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import sys
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from tests.api.conftest import Api
+from tests.api.serving import serve
 from tests.api.test_cli_server_suite import cli, runs_named
+from tests.api.test_suite_runs import until
+from tests.partners import CountingPartner, counting_partner
+from tests.procs import free_port
 
 pytestmark = [pytest.mark.e2e]
+
+
+@pytest.fixture
+def partner() -> Iterator[CountingPartner]:
+    with counting_partner() as state:
+        yield state
 
 
 FAILING_STEP = "{id: check, type: assert, value: {n: 1}, assert: {$.n: 2}}"
@@ -68,33 +88,27 @@ async def test_a_directory_runs_its_flows_and_tags_filter_them(api: Api, tmp_pat
     assert code == 2 and "no flow matched: nothing to run" in out + err, out + err
 
 
-async def test_concurrency_bounds_the_runs_in_flight(api: Api, tmp_path: Path) -> None:
-    """Four flows of one 1 s delay with -c 2: the server's recorded run intervals never have
-    more than two runs at once (unbounded, all four would overlap), and two did overlap."""
+async def test_concurrency_bounds_the_runs_in_flight(
+    api: Api, tmp_path: Path, partner: CountingPartner
+) -> None:
+    """Four flows of one request the partner holds until three are in flight, with -c 2: never
+    more than two at once (unbounded, three or four would be), and two were."""
+    partner.hold = 3  # one more than -c allows: held until the 3 s limit if the bound holds
     names = [unique(f"cli c{i}") for i in range(4)]
     folder = tmp_path / "flows"
     folder.mkdir()
     for i, name in enumerate(names):
-        (folder / f"f{i}.yaml").write_text(
-            flow_text(name, step="{id: nap, type: delay, duration: 1s}")
-        )
+        step = f'{{id: call, type: http, request: {{url: "{partner.url}/wait/f{i}"}}}}'
+        (folder / f"f{i}.yaml").write_text(flow_text(name, step=step))
     code, out, err = await cli(
         api, tmp_path / "home", "run", "--server", api.url, "-c", "2", str(folder)
     )
     assert code == 0, out + err
-    intervals: list[tuple[datetime, datetime]] = []
+    assert partner.max_in_flight == 2
+    assert sorted(partner.paths) == [f"/wait/f{i}" for i in range(4)]
     for name in names:
         (run_id,) = await runs_named(api, name)
-        result = (await api.client.get(f"/api/v1/runs/{run_id}")).json()
-        assert result["status"] == "passed"
-        intervals.append(
-            (
-                datetime.fromisoformat(result["started_at"]),
-                datetime.fromisoformat(result["finished_at"]),
-            )
-        )
-    in_flight = [sum(1 for s, f in intervals if s <= start < f) for start, _ in intervals]
-    assert max(in_flight) == 2, intervals
+        assert (await api.client.get(f"/api/v1/runs/{run_id}")).json()["status"] == "passed"
 
 
 async def test_fail_fast_starts_no_more_after_a_failure(api: Api, tmp_path: Path) -> None:
@@ -157,6 +171,122 @@ async def test_reports_are_written_from_the_server_results(api: Api, tmp_path: P
     assert suites[good].get("failures") == "0"
     assert suites[bad].get("failures") == "1"
     assert [c.get("name") for c in suites[bad].iter("testcase")] == ["check"]
+
+
+async def test_ctrl_c_cancels_the_runs_on_the_server(api: Api, tmp_path: Path) -> None:
+    """Ctrl-C as for a local run: the running run is cancelled on the server (its teardown
+    runs), no other starts, the cancelled run is reported, exit 1."""
+    slow, later = unique("cli sigint"), unique("cli not started")
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(
+        f"name: {slow}\nsteps:\n  - {{id: wait, type: delay, duration: 5m}}\n"
+        "teardown:\n  - {id: cleanup, type: log, message: bye}\n"
+    )
+    (folder / "b.yaml").write_text(flow_text(later))
+    home = tmp_path / "home"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "testflow.cli",
+        *("run", "--server", api.url, "-c", "1", "--report", "json", str(folder)),
+        env={**os.environ, "TESTFLOW_HOME": str(home), "TESTFLOW_TOKEN": api.admin_token},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+
+        async def running() -> list[str]:
+            listed = await api.client.get("/api/v1/runs", params={"flow": slow})
+            return [r["run_id"] for r in listed.json()["items"] if r["status"] == "running"]
+
+        (run_id,) = await until(running, f"{slow} running on the server")
+        proc.send_signal(signal.SIGINT)
+        out, err = (b.decode() for b in await asyncio.wait_for(proc.communicate(), 60))
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 1, out + err
+    assert "cancelling the runs" in out and f"{run_id}: cancelled" in out, out + err
+    result = (await api.client.get(f"/api/v1/runs/{run_id}")).json()
+    assert result["status"] == "cancelled"
+    steps = {s["step_id"]: s["status"] for s in result["steps"]}
+    assert steps == {"wait": "cancelled", "cleanup": "passed"}
+    assert await runs_named(api, later) == []
+    report = json.loads((tmp_path / "results" / "run.json").read_text())
+    assert [(r["run_id"], r["status"]) for r in report["runs"]] == [(run_id, "cancelled")]
+
+
+def garbling_proxy(api: Api, filename: str) -> Starlette:
+    """The real server behind a proxy that answers the event stream of the runs started from
+    ``filename`` with an event this CLI cannot read (a server of another version)."""
+    garbled: set[str] = set()
+
+    async def forward(request: Request) -> Response:
+        path = request.url.path
+        if path.endswith("/events") and path.split("/")[-2] in garbled:
+            return Response('data: {"seq": "one"}\n\n', media_type="text/event-stream")
+        body = await request.body()
+        keep = {k: v for k, v in request.headers.items() if k in ("authorization", "content-type")}
+        async with httpx.AsyncClient(base_url=api.url, timeout=60) as upstream:
+            answer = await upstream.request(
+                request.method, path, params=request.query_params, content=body, headers=keep
+            )
+        started = path == "/api/v1/runs" and request.method == "POST" and answer.is_success
+        if started and json.loads(body).get("filename") == filename:
+            garbled.add(answer.json()["run_id"])
+        return Response(
+            answer.content, answer.status_code, media_type=answer.headers.get("content-type")
+        )
+
+    methods = ["GET", "POST"]
+    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
+
+
+async def test_a_run_that_cannot_be_followed_is_reported_as_an_error(
+    api: Api, tmp_path: Path
+) -> None:
+    """An unreadable event (pydantic refuses it) is an infrastructure error, exit 3, no
+    traceback; the run is in the printout and the reports (status error, the reason), and
+    the other run's report is kept."""
+    good, garbled = unique("cli followed"), unique("cli garbled")
+    (tmp_path / "good.yaml").write_text(flow_text(good))
+    (tmp_path / "garbled.yaml").write_text(flow_text(garbled))
+    async with serve(garbling_proxy(api, "garbled.yaml")) as proxy:
+        code, out, err = await cli(
+            api,
+            tmp_path / "home",
+            *("run", "--server", proxy, "-c", "1", "--report", "json"),
+            *(str(tmp_path / "good.yaml"), str(tmp_path / "garbled.yaml")),
+        )
+    assert code == 3, out + err
+    assert "Traceback" not in err, err
+    (good_id,) = await runs_named(api, good)
+    (garbled_id,) = await runs_named(api, garbled)  # it ran, though it could not be followed
+    assert f"{good_id}: passed" in out, out
+    assert f"{garbled_id}: error (the server sent a RunEvent this CLI cannot read (seq:" in out
+    report = json.loads((tmp_path / "results" / "run.json").read_text())
+    assert report["status"] == "error"
+    runs = {r["run_id"]: r for r in report["runs"]}
+    assert runs[good_id]["status"] == "passed" and runs[good_id]["steps"]
+    assert runs[garbled_id]["status"] == "error"
+    assert runs[garbled_id]["flow"] == garbled
+    assert "cannot read" in runs[garbled_id]["error"]["message"]
+
+
+async def test_text_from_the_server_is_printed_as_it_is(api: Api, tmp_path: Path) -> None:
+    """Not as rich markup: ``[bold]`` in an error about the server stays in the message."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(flow_text(unique("cli markup")))
+    nowhere = f"http://127.0.0.1:{free_port()}/[bold]x[/bold]"
+    for env in ((), ("-e", "staging")):  # the first start, the environment's look-up
+        code, out, err = await cli(
+            api, tmp_path / "home", "run", "--server", nowhere, *env, str(flow)
+        )
+        assert code == 3, out + err
+        assert f"cannot reach the testflow API at {nowhere}: " in out, out + err
 
 
 @pytest.mark.parametrize(
