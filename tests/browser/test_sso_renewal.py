@@ -13,9 +13,11 @@ and "Sign in again" goes to the provider's login page."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +25,7 @@ import pytest
 
 from tests.browser.conftest import shot
 from tests.browser.test_sso import provider_login, sso_setup
-from tests.oidc import Provider, unavailable
+from tests.oidc import CLIENT_SECRET, CONFIDENTIAL_CLIENT, Provider, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -38,17 +40,27 @@ class Renewal:
     op: Provider
 
 
+@contextlib.contextmanager
+def _served(home: Path, mode: str) -> Iterator[Renewal]:
+    provider_env = {"OP_SHORT_TTL_S": str(TTL_S)}
+    server_env = {"TESTFLOW_OIDC_LEEWAY_S": "0"}
+    if mode != "iframe":
+        provider_env["OP_REFRESH_TOKENS"] = "session"
+    if mode == "confidential client":  # the refresh grant goes through POST /api/v1/auth/token
+        server_env |= {
+            "TESTFLOW_OIDC_CLIENT_ID": CONFIDENTIAL_CLIENT,
+            "TESTFLOW_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        }
+    with sso_setup(home, provider_env, server_env) as (url, op):
+        yield Renewal(mode, url, op)
+
+
 @pytest.fixture(scope="module", params=["refresh token", "iframe"])
 def renewal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Renewal]:
-    mode = str(request.param)
-    provider_env = {"OP_SHORT_TTL_S": str(TTL_S)}
-    if mode == "refresh token":
-        provider_env["OP_REFRESH_TOKENS"] = "session"
-    home = tmp_path_factory.mktemp("sso-renewal")
-    with sso_setup(home, provider_env, {"TESTFLOW_OIDC_LEEWAY_S": "0"}) as (url, op):
-        yield Renewal(mode, url, op)
+    with _served(tmp_path_factory.mktemp("sso-renewal"), str(request.param)) as served:
+        yield served
 
 
 @dataclass
@@ -61,7 +73,7 @@ class Traffic:
     iframes: int = 0  # authorization endpoint with prompt=none
 
     def on_request(self, req: Any) -> None:
-        if not req.url.startswith(self.issuer):
+        if not req.url.startswith(self.issuer) and "/api/v1/auth/token" not in req.url:
             return
         if req.method == "POST" and "grant_type=refresh_token" in (req.post_data or ""):
             self.refreshes += 1
@@ -76,8 +88,8 @@ class Traffic:
             )
 
 
-@pytest.fixture
-def renewal_page(browser: Any, renewal: Renewal) -> Iterator[tuple[Any, Traffic]]:
+@contextlib.contextmanager
+def _watched_page(browser: Any, renewal: Renewal) -> Iterator[tuple[Any, Traffic]]:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=renewal.url)
     context.route("https://**/*", lambda route: route.abort())  # the provider's web font
     page = context.new_page()
@@ -92,6 +104,12 @@ def renewal_page(browser: Any, renewal: Renewal) -> Iterator[tuple[Any, Traffic]
     finally:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def renewal_page(browser: Any, renewal: Renewal) -> Iterator[tuple[Any, Traffic]]:
+    with _watched_page(browser, renewal) as watched:
+        yield watched
 
 
 def _exp(token: str) -> int:
@@ -116,10 +134,8 @@ def _wait_past(page: Any, exp: int) -> None:
     page.wait_for_function("exp => Date.now() / 1000 > exp + 1", arg=exp, timeout=60_000)
 
 
-def test_the_token_is_renewed_before_it_expires(
-    renewal: Renewal, renewal_page: tuple[Any, Traffic]
-) -> None:
-    page, traffic = renewal_page
+def _renews(page: Any, traffic: Traffic, renewal: Renewal) -> None:
+    """Signed in, past the first token's expiry an API screen loads with a newer token."""
     first = _signed_in(page, renewal)
     assert _claims(first)["exp"] - _claims(first)["iat"] == TTL_S
     _wait_past(page, _exp(first))
@@ -147,12 +163,35 @@ def test_the_token_is_renewed_before_it_expires(
     assert any(s != first and _claims(s)["iat"] < _exp(first) for _, s, _ in traffic.api if s)
     assert all(status != 401 for _, sent, status in traffic.api if sent), traffic.api
     # The way oidc-client-ts renewed is the one this provider allows, and only that one.
-    if renewal.mode == "refresh token":
+    if renewal.mode != "iframe":
         assert traffic.refreshes >= 1 and traffic.iframes == 0, traffic
     else:
         assert traffic.iframes >= 1 and traffic.refreshes == 0, traffic
     stored = page.evaluate("localStorage.getItem('testflow.token')")
     assert _exp(stored) >= _exp(sent)
+
+
+def test_the_token_is_renewed_before_it_expires(
+    renewal: Renewal, renewal_page: tuple[Any, Traffic]
+) -> None:
+    _renews(*renewal_page, renewal)
+
+
+def test_a_confidential_client_renews_through_the_api(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with (
+        _served(tmp_path_factory.mktemp("sso-confidential"), "confidential client") as renewal,
+        _watched_page(browser, renewal) as (page, traffic),
+    ):
+        asked: list[str] = []
+        page.on(
+            "request",
+            lambda r: asked.append(r.url) if "grant_type=refresh" in (r.post_data or "") else None,
+        )
+        _renews(page, traffic, renewal)
+        # The browser never holds the secret: every refresh went through the API.
+        assert asked and all(u == f"{renewal.url}/api/v1/auth/token" for u in asked), asked
 
 
 def _claims(token: str) -> dict[str, Any]:
