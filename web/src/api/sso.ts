@@ -166,7 +166,11 @@ function adopt(mgr: UserManager, user: User): void {
 
 /** The token expired without a renewal (provider down, tab asleep): one more try, else end. */
 async function lastTry(mgr: UserManager): Promise<void> {
-  if (ours === undefined || token.get() !== ours) return;
+  if (ours === undefined) return;
+  // Another tab may have renewed (then signinSilent takes its token); a token saved by hand is
+  // neither ours nor the stored user's, and is left alone.
+  const held = token.get();
+  if (held !== ours && held !== (await mgr.getUser())?.access_token) return;
   try {
     await mgr.signinSilent();
   } catch (e) {
