@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from testflow.runtime.engine import data_converter
 from testflow.runtime.settings import Settings
+from tests.partners import CountingPartner, counting_partner
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -55,3 +56,10 @@ async def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 def task_queue() -> str:
     """A fresh task queue per test, so workers of other tests never pick up its tasks."""
     return f"tq-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def partner() -> Iterator[CountingPartner]:
+    """A loopback partner that counts requests and can hold them (tests/partners.py)."""
+    with counting_partner() as state:
+        yield state

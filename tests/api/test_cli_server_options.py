@@ -12,7 +12,6 @@ import signal
 import sys
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,16 +25,10 @@ from tests.api.conftest import Api
 from tests.api.serving import serve
 from tests.api.test_cli_server_suite import cli, runs_named
 from tests.api.test_suite_runs import until
-from tests.partners import CountingPartner, counting_partner
+from tests.partners import CountingPartner
 from tests.procs import free_port
 
 pytestmark = [pytest.mark.e2e]
-
-
-@pytest.fixture
-def partner() -> Iterator[CountingPartner]:
-    with counting_partner() as state:
-        yield state
 
 
 FAILING_STEP = "{id: check, type: assert, value: {n: 1}, assert: {$.n: 2}}"

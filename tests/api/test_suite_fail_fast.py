@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api
-from tests.api.test_suite_runs import Partner, children, partner, run_row, until  # noqa: F401
+from tests.api.test_suite_runs import children, run_row, until
+from tests.partners import CountingPartner
 
 pytestmark = [pytest.mark.workflow, pytest.mark.e2e]
 
@@ -38,7 +39,7 @@ async def _finished(api: Api, parent: str) -> dict[str, dict[str, Any]]:
 
 async def test_a_fail_fast_suite_starts_no_more_flows(
     api: Api,
-    partner: Partner,  # noqa: F811
+    partner: CountingPartner,
 ) -> None:
     partner.gate.set()  # nothing held
     tag = uuid.uuid4().hex[:6]

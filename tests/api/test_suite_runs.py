@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,15 +25,9 @@ from testflow.runtime.engine import Engine
 from testflow.workflows.suite import SuiteChild, SuiteInput
 from tests.api.conftest import Api
 from tests.api.sse import collect
-from tests.partners import CountingPartner, counting_partner
+from tests.partners import CountingPartner
 
 pytestmark = [pytest.mark.workflow, pytest.mark.e2e]
-
-
-@pytest.fixture
-def partner() -> Iterator[CountingPartner]:
-    with counting_partner() as state:
-        yield state
 
 
 def gated(name: str, url: str) -> str:

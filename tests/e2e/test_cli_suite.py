@@ -8,21 +8,14 @@ in flight (tests/partners.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_cli_run import run_cli
-from tests.partners import CountingPartner, counting_partner
+from tests.partners import CountingPartner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.workflow]
-
-
-@pytest.fixture
-def partner() -> Iterator[CountingPartner]:
-    with counting_partner() as state:
-        yield state
 
 
 def flow(name: str, url: str, status: int = 200) -> str:

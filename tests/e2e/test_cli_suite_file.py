@@ -1,7 +1,7 @@
 """`testflow run suite.yaml` applies the suite file's concurrency, fail_fast, environment and
 vars; an option given on the command line wins; suite files that disagree are an input error.
 
-A real subprocess on the embedded dev server; the partner of test_cli_suite.py (loopback,
+A real subprocess on the embedded dev server; the partner of tests/partners.py (loopback,
 counts the requests in flight, holds each until ``hold`` are in flight or 3 s).
 """
 
@@ -16,14 +16,15 @@ import pytest
 from temporalio.client import Client
 
 from tests.e2e.test_cli_run import run_cli
-from tests.e2e.test_cli_suite import Partner, flow, partner  # noqa: F401 (fixture)
+from tests.e2e.test_cli_suite import flow
+from tests.partners import CountingPartner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.workflow]
 
 
 def test_the_suite_files_concurrency_bounds_the_flows_in_flight(
     tmp_path: Path,
-    partner: Partner,  # noqa: F811
+    partner: CountingPartner,
 ) -> None:
     partner.hold = 2  # two requests would meet if the suite let two flows run at once
     for name in ("a", "b"):
@@ -33,11 +34,11 @@ def test_the_suite_files_concurrency_bounds_the_flows_in_flight(
     )
     done = run_cli(tmp_path, "run", "suite.yaml", "--report", "json")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sorted(partner.paths) == ["/a", "/b"]
+    assert sorted(partner.paths) == ["/wait/a", "/wait/b"]
     assert partner.max_in_flight == 1
 
 
-def test_minus_c_wins_over_the_suite_file(tmp_path: Path, partner: Partner) -> None:  # noqa: F811
+def test_minus_c_wins_over_the_suite_file(tmp_path: Path, partner: CountingPartner) -> None:
     partner.hold = 2
     for name in ("a", "b"):
         (tmp_path / f"{name}.yaml").write_text(flow(name, partner.url))
@@ -47,7 +48,9 @@ def test_minus_c_wins_over_the_suite_file(tmp_path: Path, partner: Partner) -> N
     assert partner.max_in_flight == 2
 
 
-def test_the_suite_files_fail_fast_and_no_fail_fast(tmp_path: Path, partner: Partner) -> None:  # noqa: F811
+def test_the_suite_files_fail_fast_and_no_fail_fast(
+    tmp_path: Path, partner: CountingPartner
+) -> None:
     partner.hold = 1  # nothing held
     (tmp_path / "a.yaml").write_text(flow("a", partner.url, status=418))
     (tmp_path / "b.yaml").write_text(flow("b", partner.url))
@@ -58,7 +61,7 @@ def test_the_suite_files_fail_fast_and_no_fail_fast(tmp_path: Path, partner: Par
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert "a: failed" in out and "b:" not in out
-    assert list(partner.paths) == ["/a"]
+    assert list(partner.paths) == ["/wait/a"]
     report = json.loads((tmp_path / "results" / "run.json").read_text())
     assert [r["flow"] for r in report["runs"]] == ["a"]
 
@@ -66,12 +69,12 @@ def test_the_suite_files_fail_fast_and_no_fail_fast(tmp_path: Path, partner: Par
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert "a: failed" in out and "b: passed" in out
-    assert partner.paths == {"/a": 2, "/b": 1}
+    assert partner.paths == {"/wait/a": 2, "/wait/b": 1}
 
 
 def test_the_suite_files_environment_and_vars_reach_the_flows(
     tmp_path: Path,
-    partner: Partner,  # noqa: F811
+    partner: CountingPartner,
 ) -> None:
     partner.hold = 1
     (tmp_path / "environments").mkdir()
@@ -112,7 +115,7 @@ steps:
 
 def test_suite_files_that_disagree_need_the_command_line(
     tmp_path: Path,
-    partner: Partner,  # noqa: F811
+    partner: CountingPartner,
 ) -> None:
     partner.hold = 1
     for name in ("a", "b"):
@@ -126,12 +129,12 @@ def test_suite_files_that_disagree_need_the_command_line(
 
     done = run_cli(tmp_path, "run", "one.yaml", "two.yaml", "-c", "2", "--report", "json")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sorted(partner.paths) == ["/a", "/b"]
+    assert sorted(partner.paths) == ["/wait/a", "/wait/b"]
 
 
 async def test_the_suite_files_tags_label_the_suite_run(
     tmp_path: Path,
-    partner: Partner,  # noqa: F811
+    partner: CountingPartner,
     temporal_client: Client,
 ) -> None:
     partner.hold = 1
@@ -152,7 +155,7 @@ async def test_the_suite_files_tags_label_the_suite_run(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # The tags select nothing (both flows ran) and label the suite run only.
-    assert sorted(partner.paths) == ["/a", "/b"]
+    assert sorted(partner.paths) == ["/wait/a", "/wait/b"]
     for _ in range(50):  # the visibility store is eventually consistent
         found = [wf.id async for wf in temporal_client.list_workflows(f"TestflowTags = '{label}'")]
         if found:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,19 +24,13 @@ from testflow.runtime.settings import Settings
 from testflow.runtime.worker import build_worker, workflow_runner
 from testflow.workflows import WORKFLOWS
 from testflow.workflows.suite import ChildSummary, SuiteChild, SuiteInput, SuiteProgress
-from tests.partners import CountingPartner, counting_partner
+from tests.partners import CountingPartner
 from tests.workflows.helpers import flow_of
 from tests.workflows.replay_cases import TEST_KEYS
 
 pytestmark = pytest.mark.workflow
 
 HISTORY = Path(__file__).resolve().parent / "histories" / "suite_basic.json"
-
-
-@pytest.fixture
-def partner() -> Iterator[CountingPartner]:
-    with counting_partner() as state:
-        yield state
 
 
 def hit(url: str, step_id: str = "hit") -> dict[str, Any]:
