@@ -208,7 +208,7 @@ async def run_flows(
 
     async def one(index: int, flow: ServerFlow) -> None:
         async with slots:
-            if stop.is_set():
+            if stop.is_set() or (interrupt is not None and interrupt.is_set()):
                 return
             try:
                 run = await client.start(flow.text, flow.filename, environment, variables or {})
@@ -255,6 +255,10 @@ async def run_flows(
     finally:
         if watcher is not None:
             watcher.cancel()
+    if interrupt is not None and interrupt.is_set():
+        # Stopped by Ctrl-C: not a pass even when no run was in flight to fail (exit 1 as a
+        # local run gives).
+        codes.append(EXIT_TEST_FAILURES)
     out.started.sort(key=lambda run: run.index)
     for run in out.started:
         echo(f"{run.run_id}: {run.status}" + (f" ({run.reason})" if run.reason else ""))

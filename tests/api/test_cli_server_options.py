@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from testflow.api.client import ApiClient, ServerFlow, run_flows
+from testflow.commands import EXIT_TEST_FAILURES
 from tests.api.conftest import Api
 from tests.api.serving import serve
 from tests.api.test_cli_server_suite import cli, runs_named
@@ -334,3 +336,15 @@ async def test_a_server_environment_defines_the_variables_its_flows_read(
     (run_id,) = await runs_named(api, name)
     result = (await api.client.get(f"/api/v1/runs/{run_id}")).json()
     assert result["environment"] == env_name
+
+
+async def test_ctrl_c_before_any_run_started_is_not_a_pass() -> None:
+    """Ctrl-C between runs (or before the first) skips the rest: exit 1, never 0. Nothing is
+    sent: the address answers nothing, and a start would be an infrastructure error (3)."""
+    interrupt = asyncio.Event()
+    interrupt.set()
+    flows = [ServerFlow("name: never\nsteps: [{id: s, type: log, message: x}]\n", "never.yaml")]
+    async with ApiClient(f"http://127.0.0.1:{free_port()}") as client:
+        done = await run_flows(client, flows, interrupt=interrupt, echo=lambda *_: None)
+    assert done.started == []
+    assert done.code == EXIT_TEST_FAILURES
