@@ -21,6 +21,7 @@ import httpx
 from pydantic import ValidationError
 
 from testflow.commands import EXIT_INFRA_ERROR, EXIT_INVALID_INPUT, EXIT_OK, EXIT_TEST_FAILURES
+from testflow.dsl.positions import first_problem
 from testflow.dsl.results import RunEvent
 
 
@@ -321,10 +322,9 @@ def _refused(exc: ApiClientError, echo: Any) -> int:
 def unreadable(exc: ValidationError) -> str:
     """One line for an answer of the server this CLI cannot read (another testflow version?);
     without the values, which the error would quote."""
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the answer"
+    where, message = first_problem(exc)
     return (
-        f"the server sent a {exc.title} this CLI cannot read ({where}: {first['msg']}); "
+        f"the server sent a {exc.title} this CLI cannot read ({where or 'the answer'}: {message}); "
         "are the CLI and the server the same testflow version?"
     )
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 import yaml.nodes
+from pydantic import ValidationError
 from yaml.resolver import BaseResolver
 
 from testflow.dsl.diagnostics import JSON_LINE_BREAK, LINE_BREAK
@@ -86,6 +87,13 @@ def format_loc(loc: tuple[str | int, ...], base: str = "") -> str:
     for part in loc:
         path = join_path(path, part)
     return path
+
+
+def first_problem(exc: ValidationError) -> tuple[str, str]:
+    """The JSON path (empty at the root) and message of a pydantic error's first problem, for
+    one-line messages; never the input value, which may be a secret."""
+    first = exc.errors(include_input=False)[0]
+    return format_loc(tuple(first["loc"])), first["msg"]
 
 
 def parse_source(text: str, *, json_syntax: bool = False) -> SourceDoc:

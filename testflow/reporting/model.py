@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import testflow
+from testflow.dsl.positions import first_problem
 from testflow.dsl.results import RunResult, RunStatus, StepRecord
 
 REPORT_FORMAT_VERSION = 1
@@ -156,11 +157,10 @@ def load_report(path: str | Path) -> Report:
     try:
         return Report.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
+        where, message = first_problem(exc)
         raise ReportError(
             f"{file}: not a testflow run report ({exc.error_count()} problems; "
-            f"first at {where}: {first['msg']})"
+            f"first at {where or '<root>'}: {message})"
         ) from exc
 
 

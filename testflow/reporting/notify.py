@@ -38,6 +38,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from testflow.dsl.positions import first_problem
 from testflow.reporting.history import load_history
 from testflow.reporting.markdown import ICONS, _duration
 from testflow.reporting.model import Report, ReportError
@@ -128,11 +129,8 @@ def load_config(path: Path) -> tuple[NotificationConfig, tuple[str, ...]]:
     try:
         config = NotificationConfig.model_validate(_expand(raw, secrets))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ReportError(
-            f"{path}: invalid notification config at {where}: {first['msg']}"
-        ) from exc
+        where, message = first_problem(exc)
+        raise ReportError(f"{path}: invalid notification config at {where}: {message}") from exc
     return config, tuple(secrets)
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from testflow.reporting.options import ReportOptions, step_lines
 from testflow.reporting.writer import write_reports
 from testflow.runtime.devserver import TemporalUnavailable
 from testflow.runtime.engine import Engine, RunPreparationError, resolve_secrets
+from testflow.runtime.interrupt import install_interrupt
 from testflow.runtime.progress import ProgressPrinter
 from testflow.runtime.run_events import is_transient
 from testflow.runtime.settings import Settings
@@ -275,14 +276,15 @@ async def _run_all(
     concurrency bound and ``--fail-fast`` in Temporal, so a killed CLI does not stop the suite;
     each child is followed as it starts (its live output and result as for a single run)."""
     running: set[str] = set()
-    remove_handler = _install_interrupt(engine, running, printer.console)
+    remove_handler = install_interrupt(
+        _cancel_workflows(engine, running), printer.console, "in Temporal"
+    )
     try:
         if len(inputs.flows) == 1:
             return [await _run_one(engine, inputs, request, printer, webhook_base, running)]
         return await _run_suite(engine, inputs, request, printer, webhook_base, running)
     finally:
-        if remove_handler is not None:
-            remove_handler()
+        remove_handler()
 
 
 async def _resumable(engine: Engine, name: str) -> str | None:
@@ -514,29 +516,19 @@ async def _until_interrupted() -> None:
         loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C quits at once
 
 
-def _install_interrupt(engine: Engine, running: set[str], console: Console) -> Any:
-    """Ctrl-C cancels the running workflows (teardown runs); a second Ctrl-C quits at once."""
-    loop = asyncio.get_running_loop()
-    pressed = {"count": 0}
+def _cancel_workflows(engine: Engine, running: set[str]) -> Callable[[], None]:
+    """What the first Ctrl-C does: cancel the running workflows (their teardown runs)."""
     pending: set[asyncio.Task[None]] = set()
 
-    def handler() -> None:
-        pressed["count"] += 1
-        if pressed["count"] > 1:
-            console.print("[red]forced stop: the runs go on in Temporal[/red]")
-            os._exit(EXIT_INFRA_ERROR)
-        console.print(
-            "[yellow]cancelling the runs (teardown will run); Ctrl-C again to force[/yellow]"
-        )
+    def cancel() -> None:
         client = engine.client
+        if client is None:
+            return
         for run_id in list(running):
-            if client is not None:
-                task = loop.create_task(client.get_workflow_handle(run_id).cancel())
-                pending.add(task)
-                task.add_done_callback(pending.discard)
+            task = asyncio.get_running_loop().create_task(
+                client.get_workflow_handle(run_id).cancel()
+            )
+            pending.add(task)  # kept referenced until done
+            task.add_done_callback(pending.discard)
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, handler)
-    except (NotImplementedError, RuntimeError):
-        return None
-    return lambda: loop.remove_signal_handler(signal.SIGINT)
+    return cancel

@@ -18,8 +18,6 @@ Text from the server (refusals, errors) is printed without rich markup: ``[...]`
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -45,6 +43,7 @@ from testflow.dsl.diagnostics import FlowValidationError
 from testflow.dsl.loader import LoadedFlow, detect_kind
 from testflow.dsl.results import RunResult, StepError
 from testflow.reporting.model import Report, detect_git_sha, overall_status
+from testflow.runtime.interrupt import install_interrupt
 from testflow.runtime.local_run import (
     InputError,
     RunRequest,
@@ -132,7 +131,8 @@ async def execute_on_server(
             return EXIT_INVALID_INPUT if exc.status in (400, 404, 422) else EXIT_INFRA_ERROR
         flows = collection.flows
         interrupt = asyncio.Event()
-        remove_handler = _install_interrupt(interrupt, console)
+        # As locally: cancelled runs are followed to their end and reported ``cancelled``, exit 1.
+        remove_handler = install_interrupt(interrupt.set, console, "on the server")
         try:
             done = await run_flows(
                 client,
@@ -171,31 +171,6 @@ async def execute_on_server(
     written = await write_all_reports(report, flows, set(), request, console)
     printer.summary(results, {k: str(v) for k, v in written.items()})
     return code
-
-
-def _install_interrupt(interrupt: asyncio.Event, console: Console) -> Callable[[], object]:
-    """Ctrl-C cancels the runs on the server (teardown runs) and starts no more; a second
-    Ctrl-C quits at once, the runs going on. As a local run's Ctrl-C
-    (:func:`testflow.runtime.local_run`'s handler): the cancelled runs are followed to their
-    end, reported ``cancelled``, exit code 1."""
-    loop = asyncio.get_running_loop()
-
-    def handler() -> None:
-        if interrupt.is_set():
-            console.print("[red]forced stop: the runs go on on the server[/red]")
-            os._exit(EXIT_INFRA_ERROR)
-        console.print(
-            "[yellow]cancelling the runs (teardown will run); Ctrl-C again to force[/yellow]"
-        )
-        interrupt.set()
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, handler)
-    except (NotImplementedError, RuntimeError):
-        # No loop signal handlers (Windows): asyncio cancels the run on Ctrl-C, and run_flows
-        # cancels the running runs on the server before it stops.
-        return lambda: None
-    return lambda: loop.remove_signal_handler(signal.SIGINT)
 
 
 def _collect(request: RunRequest, registry: Any, known: set[str]) -> Collection:

@@ -173,7 +173,7 @@ def test_config_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("NOPE_VAR", raising=False)
     with pytest.raises(ReportError, match=r"uses \$\{NOPE_VAR\} but it is not set"):
         load_config(_config(tmp_path, 'notifications: [{type: slack, url: "${NOPE_VAR}"}]'))
-    with pytest.raises(ReportError, match=r"invalid notification config at notifications\.0"):
+    with pytest.raises(ReportError, match=r"invalid notification config at notifications\[0\]"):
         load_config(_config(tmp_path, "notifications: [{type: pager, url: x}]"))
     with pytest.raises(ReportError, match="invalid notification config"):
         load_config(_config(tmp_path, "notifications: [{type: webhook, url: x, on: sometimes}]"))
