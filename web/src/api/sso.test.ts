@@ -1,6 +1,6 @@
 import { ErrorResponse, ErrorTimeout } from "oidc-client-ts";
 import { describe, expect, it } from "vitest";
-import { CALLBACK_PATH, clientSettings, oneRenewalAtATime, renewalProblem, returnPath, SILENT_PATH } from "./sso";
+import { CALLBACK_PATH, clientSettings, oneRenewalAtATime, renewalLead, renewalProblem, returnPath, SILENT_PATH } from "./sso";
 
 const cfg = { oidc: true, issuer: "https://sso.example", client_id: "testflow", scopes: "openid groups", token_endpoint: null };
 
@@ -24,6 +24,16 @@ describe("single sign-on settings", () => {
     expect(s).toMatchObject({ automaticSilentRenew: true, silent_redirect_uri: `https://tf.example${SILENT_PATH}` });
     // Timeouts (a provider that is down) end in silentRenewError, not in retries for ever.
     expect(s.maxSilentRenewTimeoutRetries).toBeGreaterThanOrEqual(0);
+  });
+
+  it("renew a minute before expiry, and short tokens at two thirds of their life", () => {
+    expect(renewalLead(3600)).toBe(60);
+    expect(renewalLead(180)).toBe(60);
+    expect(renewalLead(60)).toBe(20);
+    expect(renewalLead(8)).toBe(3);
+    expect(renewalLead(6)).toBe(2);
+    expect(renewalLead(1)).toBe(1);
+    expect(renewalLead(0)).toBe(1);
   });
 
   it("send a confidential client's code exchange to the API", () => {

@@ -6,7 +6,8 @@
 // exactly like an API token (token.ts: localStorage["testflow.token"]).
 //
 // Renewal is oidc-client-ts's own `automaticSilentRenew`: a minute before the access token
-// expires it calls signinSilent, which uses the refresh token when the provider gave one
+// expires (a third of its life before, for tokens of three minutes or less: renewalLead) it
+// calls signinSilent, which uses the refresh token when the provider gave one
 // (Keycloak always does, Entra with `offline_access`) and otherwise loads the provider in a
 // hidden iframe with prompt=none that comes back to SILENT_PATH. Each new token replaces the
 // stored one, so the next API request sends it. When renewal cannot go on (the provider says
@@ -83,6 +84,15 @@ export function renewalProblem(e: unknown): string {
   return `the provider could not be reached (${text})`;
 }
 
+/**
+ * Seconds before expiry to renew a token with `left` seconds to live: a minute, but at most a
+ * third of that time (rounded up), so a short token is renewed at about two thirds of its life
+ * instead of every second (pure: unit-tested).
+ */
+export function renewalLead(left: number): number {
+  return Math.min(60, Math.max(1, Math.ceil(left / 3)));
+}
+
 // ---- the one UserManager of this page ----------------------------------------------------
 
 // The access token this page last put in token storage: a renewal replaces only that one, never
@@ -100,7 +110,9 @@ async function create(cfg: AuthConfig): Promise<UserManager> {
 
   class SharedRenewal extends UserManager {
     override signinSilent(...args: Parameters<UserManager["signinSilent"]>): Promise<User | null> {
-      return oneRenewalAtATime(navigator.locks, ours, () => this.getUser(), (u) => this.events.load(u), () => super.signinSilent(...args));
+      // A renewal timer that fired just before this page stopped signing in renews nothing.
+      const renew = (): Promise<User | null> => (ours === undefined ? Promise.resolve(null) : super.signinSilent(...args));
+      return oneRenewalAtATime(navigator.locks, ours, () => this.getUser(), (u) => this.events.load(u), renew);
     }
   }
 
@@ -109,6 +121,9 @@ async function create(cfg: AuthConfig): Promise<UserManager> {
     // Beside the access token (localStorage), so any tab can sign out with the ID token hint.
     userStore: new WebStorageStateStore({ store: window.localStorage }),
   });
+  leadFromEachToken(mgr);
+  // The token saved or forgotten by hand (token dialog) in this tab: the provider's tokens go too.
+  token.subscribe(() => void handedOver(mgr));
   mgr.events.addUserLoaded((user) => adopt(mgr, user));
   // The provider answered no (invalid_grant, login_required...): the session is over now. A
   // timeout or a network error may pass; the token is used until it expires (below).
@@ -117,6 +132,27 @@ async function create(cfg: AuthConfig): Promise<UserManager> {
   });
   mgr.events.addAccessTokenExpired(() => void lastTry(mgr));
   return mgr;
+}
+
+/**
+ * oidc-client-ts renews `accessTokenExpiringNotificationTimeInSeconds` before expiry, one number
+ * fixed when the UserManager is made, before any token's lifetime is known; below that lifetime
+ * it renews one second after each renewal, for ever. So each time a token is loaded (signed in,
+ * renewed, taken from another tab, read at page load) the lead is set from the time that token
+ * has left, which for a new token is its lifetime. The events keep the lead in a private field
+ * that they read on every load; oidc-client-ts is pinned (package.json), and a version without
+ * that field fails here, at once, rather than renewing every second unseen.
+ */
+function leadFromEachToken(mgr: UserManager): void {
+  const events = mgr.events as unknown as { _expiringNotificationTimeInSeconds?: number };
+  if (typeof events._expiringNotificationTimeInSeconds !== "number") {
+    throw new Error("this oidc-client-ts keeps the renewal lead elsewhere: update leadFromEachToken in sso.ts");
+  }
+  const load = mgr.events.load.bind(mgr.events);
+  mgr.events.load = (container, raiseEvent) => {
+    if (container.expires_in !== undefined) events._expiringNotificationTimeInSeconds = renewalLead(container.expires_in);
+    return load(container, raiseEvent);
+  };
 }
 
 interface Held {
@@ -154,14 +190,36 @@ function adopt(mgr: UserManager, user: User): void {
   const stored = token.get();
   if (ours !== undefined && stored !== ours && stored !== user.access_token) {
     // Replaced or forgotten by hand since: this page no longer signs in with the provider.
-    mgr.stopSilentRenew();
-    ours = undefined;
+    void letGo(mgr);
     return;
   }
   ours = user.access_token;
   if (stored !== user.access_token) token.set(user.access_token);
   mgr.startSilentRenew();
   setSession({ state: "active" });
+}
+
+/**
+ * After token.set in this tab: a stored token that is no longer `ours` nor the stored user's
+ * access token was saved or forgotten by hand. (A renewal, here or taken from another tab, sets
+ * the stored user's new token; other tabs' writes do not reach this tab's listeners.)
+ */
+async function handedOver(mgr: UserManager): Promise<void> {
+  const was = ours;
+  if (was === undefined || token.get() === was) return;
+  const user = await mgr.getUser();
+  if (ours !== was) return; // renewed, ended or signed out meanwhile: that path decided
+  const held = token.get();
+  if (held === ours || (held !== null && held === user?.access_token)) return;
+  await letGo(mgr);
+}
+
+/** This page no longer signs in with the provider: no renewals, and its tokens leave storage. */
+async function letGo(mgr: UserManager): Promise<void> {
+  mgr.stopSilentRenew();
+  ours = undefined;
+  // The refresh and ID tokens would otherwise stay in localStorage (oidc.user:*) for ever.
+  await mgr.removeUser().catch(() => undefined);
 }
 
 /** The token expired without a renewal (provider down, tab asleep): one more try, else end. */
@@ -193,7 +251,10 @@ export async function keepSignedIn(cfg: AuthConfig): Promise<void> {
   const user = await mgr.getUser();
   if (ours !== undefined) return; // a sign-in on this page got there first
   if (!user || user.access_token !== token.get()) {
-    mgr.stopSilentRenew(); // no provider token in use here (an API token, or nobody)
+    // No provider token in use here (an API token, or nobody). A stored user is left: another
+    // tab may be between storing its renewed user and its token; a token replaced by hand was
+    // removed with it then (handedOver).
+    mgr.stopSilentRenew();
     return;
   }
   ours = user.access_token;
