@@ -1,6 +1,6 @@
 """A client of the testflow API for the CLI: ``testflow run --server URL``, ``testflow runs``.
 
-``submit_and_stream`` posts each flow as an inline run (at most N unfinished at once, none more
+``run_flows`` posts each flow as an inline run (at most N unfinished at once, none more
 after a failure with fail-fast), streams its events (SSE) to the same progress printer
 ``testflow run`` uses, and says which runs it started and the exit code;
 :mod:`testflow.runtime.server_run` collects the flows before and writes the reports after.
@@ -14,7 +14,6 @@ import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -266,41 +265,6 @@ async def run_flows(
     # Invalid input and infrastructure problems outrank a failed flow (max of 1, 2, 3).
     out.code = max(codes, default=EXIT_OK)
     return out
-
-
-async def submit_and_stream(
-    server_url: str,
-    files: Sequence[Path],
-    *,
-    environment: str | None = None,
-    variables: dict[str, Any] | None = None,
-    token: str | None = None,
-    concurrency: int = 4,
-    fail_fast: bool = False,
-    printer: Any = None,
-    echo: Any = print,
-) -> int:
-    """:func:`run_flows` for flow files as they are (no directory, no tags); the exit code."""
-    flows: list[ServerFlow] = []
-    for path in files:
-        try:
-            text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
-        except OSError as exc:
-            echo(f"cannot read {exc.filename}: {exc.strerror}")
-            return EXIT_INVALID_INPUT
-        flows.append(ServerFlow(text, Path(path).name))
-    async with ApiClient(server_url, token) as client:
-        done = await run_flows(
-            client,
-            flows,
-            environment=environment,
-            variables=variables,
-            concurrency=concurrency,
-            fail_fast=fail_fast,
-            printer=printer,
-            echo=echo,
-        )
-    return done.code
 
 
 def _refused(exc: ApiClientError, echo: Any) -> int:

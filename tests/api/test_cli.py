@@ -1,5 +1,5 @@
 """`testflow serve` end to end as a user starts it, then the CLI against it: tokens, runs
-submitted and streamed (`submit_and_stream`), `runs list|show|logs|cancel`."""
+submitted and streamed (`run_flows`), `runs list|show|logs|cancel`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from testflow.api.client import submit_and_stream
+from testflow.api.client import ApiClient, ServerFlow, run_flows
 from tests.api.flows import QUICK, SLOW
 from tests.procs import free_port, wait_http_ok
 
@@ -58,6 +58,13 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def submit(url: str, flow: ServerFlow, token: str, echo: Callable[[str], object]) -> int:
+    """Start one flow on the server as `testflow run --server` does; the exit code."""
+    async with ApiClient(url, token) as client:
+        done = await run_flows(client, [flow], echo=echo)
+    return done.code
+
+
 async def test_serve_tokens_and_cli_against_the_server(
     server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -70,10 +77,8 @@ async def test_serve_tokens_and_cli_against_the_server(
     assert token.startswith("tf_")
     env = {**env, "TESTFLOW_TOKEN": token, "TESTFLOW_SERVER": url}
 
-    flow = tmp_path / "quick.yaml"
-    flow.write_text(QUICK)
     lines: list[str] = []
-    code = await submit_and_stream(url, [flow], token=token, echo=lines.append)
+    code = await submit(url, ServerFlow(QUICK, "quick.yaml"), token, lines.append)
     assert code == 0, lines
     run_id = lines[-1].split(":")[0]
     assert lines[-1].endswith("passed")
@@ -85,12 +90,9 @@ async def test_serve_tokens_and_cli_against_the_server(
     logs = cli(env, "runs", "logs", run_id)
     assert logs.returncode == 0, logs.stdout + logs.stderr
 
-    slow = tmp_path / "slow.yaml"
-    slow.write_text(SLOW)
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("name: x\nsteps:\n  - {id: a, type: nope}\n")
+    broken = ServerFlow("name: x\nsteps:\n  - {id: a, type: nope}\n", "broken.yaml")
     refused: list[str] = []
-    assert await submit_and_stream(url, [broken], token=token, echo=refused.append) == 2
+    assert await submit(url, broken, token, refused.append) == 2
     assert any(":3:" in line and "nope" in line for line in refused), refused
 
     async with httpx.AsyncClient(
